@@ -1,0 +1,180 @@
+"""Dense autoencoder scored by reconstruction error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from unseen.detectors.base import BaseDetector, check_fraction, check_positive_int
+from unseen.detectors.torch_training import (
+    apply_in_batches,
+    build_mlp,
+    load_arrays,
+    resolve_device,
+    resolve_seed,
+    seeded,
+    state_to_arrays,
+    train_network,
+)
+from unseen.errors import UnseenError
+
+SCORING_BATCH_SIZE = 4096
+
+
+class AutoencoderNetwork(nn.Module):
+    """Encoder and mirrored decoder; ``hidden_dims[-1]`` is the bottleneck width."""
+
+    def __init__(self, n_features: int, hidden_dims: list[int]):
+        super().__init__()
+        self.encoder = build_mlp([n_features, *hidden_dims])
+        self.decoder = build_mlp([*reversed(hidden_dims), n_features])
+        # The bottleneck itself needs a non-linearity before the decoder.
+        self.decoder.insert(0, nn.GELU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+def check_hidden_dims(hidden_dims: Any) -> list[int]:
+    """Return ``hidden_dims`` as a list of positive ints or raise ``UnseenError``."""
+    if isinstance(hidden_dims, int):
+        hidden_dims = [hidden_dims]
+    try:
+        dims = [check_positive_int("hidden_dims entries", d) for d in hidden_dims]
+    except TypeError:
+        raise UnseenError(
+            f"hidden_dims must be a list of positive integers, got {hidden_dims!r}"
+        ) from None
+    if not dims:
+        raise UnseenError("hidden_dims must name at least one layer width")
+    return dims
+
+
+class AutoencoderDetector(BaseDetector):
+    """Dense autoencoder; the anomaly score is the mean squared reconstruction error.
+
+    Parameters
+    ----------
+    hidden_dims : sequence of int, default=(64, 16)
+        Encoder layer widths; the last is the bottleneck. The decoder mirrors them.
+    epochs : int, default=100
+        Maximum passes over the training rows.
+    batch_size : int, default=128
+        Rows per optimiser step; the last batch may be smaller, down to one row.
+    learning_rate : float, default=1e-3
+        Adam step size.
+    weight_decay : float, default=1e-5
+        L2 penalty on the weights.
+    validation_fraction : float, default=0.1
+        Share of rows held out for early stopping (none below 20 rows).
+    patience : int, default=10
+        Epochs without validation improvement before training stops.
+    trim_fraction : float, default=0.0
+        Share of the highest-loss rows in each batch left out of the loss, for
+        training data that may contain anomalies.
+    random_state : int or None, default=None
+        Seed for weights, shuffling and the validation split. Same data and
+        seed give the same scores.
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+
+    Attributes
+    ----------
+    n_features_in_ : int
+    seed_ : int
+        The seed training used (drawn at random when ``random_state`` is None).
+    history_ : TrainingHistory
+    network_ : AutoencoderNetwork
+    """
+
+    name = "autoencoder"
+    summary = "Dense autoencoder; score = mean squared reconstruction error per row"
+
+    def __init__(
+        self,
+        hidden_dims=(64, 16),
+        epochs=100,
+        batch_size=128,
+        learning_rate=1e-3,
+        weight_decay=1e-5,
+        validation_fraction=0.1,
+        patience=10,
+        trim_fraction=0.0,
+        random_state=None,
+        device="cpu",
+    ):
+        self.hidden_dims = hidden_dims
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.trim_fraction = trim_fraction
+        self.random_state = random_state
+        self.device = device
+
+    def _fit(self, X: np.ndarray) -> None:
+        dims = check_hidden_dims(self.hidden_dims)
+        epochs = check_positive_int("epochs", self.epochs)
+        batch_size = check_positive_int("batch_size", self.batch_size)
+        learning_rate = check_fraction("learning_rate", self.learning_rate, 0.0, 10.0)
+        check_fraction("validation_fraction", self.validation_fraction, 0.0, 0.5)
+        check_positive_int("patience", self.patience)
+        if not 0.0 <= self.trim_fraction < 0.5:
+            raise UnseenError(f"trim_fraction must be in [0, 0.5), got {self.trim_fraction!r}")
+        self.seed_ = resolve_seed(self.random_state)
+        self._device = resolve_device(self.device)
+        with seeded(self.seed_) as generator:
+            self.network_ = AutoencoderNetwork(X.shape[1], dims)
+            self.history_ = train_network(
+                self.network_,
+                _row_loss,
+                X,
+                epochs=epochs,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                weight_decay=float(self.weight_decay),
+                validation_fraction=float(self.validation_fraction),
+                patience=int(self.patience),
+                generator=generator,
+                device=self._device,
+                trim_fraction=float(self.trim_fraction),
+                description="autoencoder training",
+            )
+
+    def reconstruct(self, X: np.ndarray) -> np.ndarray:
+        X = self._check_matrix(X)
+        self.network_.eval()
+        return apply_in_batches(self.network_, X, SCORING_BATCH_SIZE, self._device)
+
+    def feature_errors(self, X: np.ndarray) -> np.ndarray:
+        """Return squared errors divided by the feature count, so rows sum to the score."""
+        X = self._check_matrix(X)
+        reconstruction = self.reconstruct(X).astype(np.float64)
+        return (X.astype(np.float64) - reconstruction) ** 2 / X.shape[1]
+
+    def _anomaly_score(self, X: np.ndarray) -> np.ndarray:
+        return self.feature_errors(X).sum(axis=1)
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        self._check_fitted()
+        values = {
+            "n_features_in": self.n_features_in_,
+            "seed": self.seed_,
+            "hidden_dims": check_hidden_dims(self.hidden_dims),
+        }
+        return values, state_to_arrays(self.network_)
+
+    def set_state(self, values: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.n_features_in_ = int(values["n_features_in"])
+        self.seed_ = int(values["seed"])
+        self._device = torch.device("cpu")
+        self.network_ = AutoencoderNetwork(self.n_features_in_, list(values["hidden_dims"]))
+        load_arrays(self.network_, arrays)
+
+
+def _row_loss(network: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    return ((network(batch) - batch) ** 2).mean(dim=1)
