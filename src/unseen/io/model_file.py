@@ -107,10 +107,10 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
         raise ModelFileError(f"model file not found: {str(path)!r}")
     data = path.read_bytes()
     name = repr(str(path))
-    if data[:1] == b"\x80" or data[:2] == b"PK":
+    if not _has_safetensors_header(data) and _looks_like_pickle(data):
         raise ModelFileError(
-            f"{name} looks like a pickle or zip archive, not an unseen model file; "
-            "unseen never loads pickle because loading it can run code"
+            f"{name} looks like a pickle or a torch.save zip archive, not an unseen model "
+            "file; unseen never loads pickle because loading it can run code"
         )
     try:
         arrays = load_safetensors(data)
@@ -132,6 +132,20 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
     if _digest(config_json, arrays) != metadata.get("sha256"):
         raise ModelFileError(f"{name} failed its integrity check: it was modified or corrupted")
     return json.loads(config_json), arrays
+
+
+def _has_safetensors_header(data: bytes) -> bool:
+    if len(data) < 9:
+        return False
+    return data[8:9] == b"{" and int.from_bytes(data[:8], "little") <= len(data) - 8
+
+
+def _looks_like_pickle(data: bytes) -> bool:
+    # Pickle protocols 2-5 start with PROTO (0x80) and the protocol number;
+    # torch.save writes a zip archive of pickles.
+    return (data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")) or (
+        data[:4] == b"PK\x03\x04"
+    )
 
 
 def _read_metadata(data: bytes) -> dict[str, str]:
