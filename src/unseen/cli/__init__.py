@@ -10,10 +10,13 @@ import logging
 import sys
 import warnings
 
-import click
 import typer
 
-from unseen.cli import demo, evaluate, fit, score
+# typer 0.29 bundles its own copy of click, whose exception classes differ from
+# the click package's; parsing errors arrive as these.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+from unseen.cli import demo, evaluate, explain, fit, report, score, serve
 from unseen.errors import UnseenError
 
 app = typer.Typer(
@@ -23,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for command_module in (fit, score, evaluate, demo):
+for command_module in (fit, score, evaluate, explain, report, serve, demo):
     command_module.register(app)
 
 
@@ -37,28 +40,31 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app(args=argv, standalone_mode=False, prog_name="unseen")
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("error: interrupted", err=True)
+    except typer.Abort:
+        _error("interrupted")
         return 130
-    except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()} (see --help)", err=True)
+    except NoArgsIsHelpError as exc:
+        print(exc.format_message())
+        return 0
+    except ClickException as exc:
+        _error(f"{exc.format_message()} (see --help)")
         return 2
     except UnseenError as exc:
-        click.echo(f"error: {_one_line(str(exc))}", err=True)
+        _error(str(exc))
         return 2
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        click.echo(f"error: {exc.strerror}: {exc.filename}", err=True)
+        _error(f"{exc.strerror}: {exc.filename}")
         return 2
     except MemoryError:
-        click.echo("error: out of memory: score the file in smaller parts", err=True)
+        _error("out of memory: score the file in smaller parts")
         return 1
     return 0
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _error(message: str) -> None:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
 
 
 def run() -> None:
