@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
-test: lint
+# The report tests open pages in Debian's Chromium (CI runs as root, so apt works).
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
+		|| echo "warning: chromium is not installed; the browser tests will fail"
+
+test: lint browser
 	$(BIN)/pytest -q
 
 clean:

@@ -61,17 +61,27 @@ def evaluate_command(
         int | None, typer.Option(help="k for precision at k; default: number of anomalies.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write an HTML report (as `unseen report`) here.")
+    ] = None,
     no_header: Annotated[bool, typer.Option(help="The CSV file has no header line.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Report AUROC, average precision, precision at k and counts at the threshold."""
     from unseen.data import read_table
     from unseen.pipeline import AnomalyPipeline
+    from unseen.report import write_report
+    from unseen.report.render import check_report_path
 
+    if html is not None:
+        check_report_path(html)  # reject a wrong file name before any work
     pipeline = AnomalyPipeline.load(model)
     frame = read_table(data, header=parse_header(no_header))
     with progress_bars(quiet):
         metrics = evaluate_pipeline(pipeline, frame, label, normal_value or None, k)
+        if html is not None:
+            options = {"label": label, "normal_values": normal_value or None, "k": k}
+            write_report(pipeline, frame, html, source=data.name, **options)
     metrics["threshold"] = pipeline.threshold_
     metrics["alarm_rule"] = pipeline.calibrator_.rule.describe()
     if as_json:
