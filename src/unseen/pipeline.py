@@ -145,8 +145,10 @@ class AnomalyPipeline(BaseEstimator):
             train_matrix.shape[0],
             train_matrix.shape[1],
         )
-        self.detector_.fit(train_matrix)
-        calibration_scores = self.detector_.anomaly_score(calibration_matrix)
+        self.detector_.fit(train_matrix, **_raw_frame_argument(self.detector_, training_frame))
+        calibration_scores = self.detector_.anomaly_score(
+            calibration_matrix, **_raw_frame_argument(self.detector_, calibration_frame)
+        )
         self.calibrator_ = ConformalCalibrator(rule).fit(calibration_scores)
         self.threshold_ = self.calibrator_.threshold_
         self.n_features_in_ = len(self.schema_.feature_names)
@@ -203,8 +205,8 @@ class AnomalyPipeline(BaseEstimator):
 
     def anomaly_score(self, X: TableLike) -> np.ndarray:
         """Return one score per row; higher means more anomalous."""
-        _, matrix, _ = self.transform_table(X)
-        return self.detector_.anomaly_score(matrix)
+        frame, matrix, _ = self.transform_table(X)
+        return self.detector_.anomaly_score(matrix, **_raw_frame_argument(self.detector_, frame))
 
     def score_samples(self, X: TableLike) -> np.ndarray:
         """Return the negated anomaly score: higher means more normal (scikit-learn)."""
@@ -234,7 +236,7 @@ class AnomalyPipeline(BaseEstimator):
         from unseen.explain import column_contributions
 
         frame, matrix, report = self.transform_table(X)
-        scores = self.detector_.anomaly_score(matrix)
+        scores = self.detector_.anomaly_score(matrix, **_raw_frame_argument(self.detector_, frame))
         result = frame[[c for c in self.schema_.id_columns if c in frame.columns]].copy()
         result["anomaly_score"] = scores
         result["p_value"] = self.calibrator_.p_values(scores)
@@ -288,6 +290,15 @@ def _add_reasons(
         index = order[:, rank]
         result[f"reason_{rank + 1}"] = np.asarray(names, dtype=object)[index]
         result[f"reason_{rank + 1}_share"] = contributions[rows, index] / safe_totals
+
+
+def _raw_frame_argument(detector: BaseDetector, frame: pd.DataFrame) -> dict:
+    """Return ``{"raw_frame": frame}`` for detectors that set ``needs_raw_frame``, else ``{}``.
+
+    Such detectors (the rules detector) read original column values, which the
+    encoded matrix no longer holds exactly.
+    """
+    return {"raw_frame": frame} if getattr(detector, "needs_raw_frame", False) else {}
 
 
 def _json_params(params: dict) -> dict:

@@ -109,8 +109,12 @@ def _parse_dims(text: str) -> list[int]:
 
 
 def _check_params(pipeline, params: dict) -> None:
-    from unseen.detectors import REGISTRY
+    from unseen.detectors import REGISTRY, make_detector
 
+    if "+" in pipeline.detector:
+        # The ensemble routes each parameter to its members and names any that none accepts.
+        make_detector(pipeline.detector, **params)
+        return
     if pipeline.detector not in REGISTRY:
         raise UnseenError(
             f"unknown detector {pipeline.detector!r}; choose one of: {', '.join(sorted(REGISTRY))}"

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from unseen.detectors.adversarial import GANDetector
 from unseen.detectors.autoencoder import AutoencoderDetector
 from unseen.detectors.base import BaseDetector
+from unseen.detectors.deep_svdd import DeepSVDDDetector
+from unseen.detectors.ensemble import EnsembleDetector
+from unseen.detectors.robust_z import RobustZDetector
+from unseen.detectors.rules import RulesDetector
+from unseen.detectors.sklearn_wrappers import IsolationForestDetector, KNNDetector
+from unseen.detectors.vae import VAEDetector
 from unseen.errors import UnseenError
 
 REGISTRY: dict[str, type[BaseDetector]] = {}
@@ -16,7 +23,12 @@ def register(detector_class: type[BaseDetector]) -> type[BaseDetector]:
 
 
 def make_detector(name: str, **params) -> BaseDetector:
-    """Create a registered detector by name with the given hyper-parameters."""
+    """Create a registered detector by name with the given hyper-parameters.
+
+    ``"name+name"`` builds an ``EnsembleDetector`` of those members.
+    """
+    if "+" in name:
+        return EnsembleDetector.from_spec(name, **params)
     if name not in REGISTRY:
         raise UnseenError(
             f"unknown detector {name!r}; choose one of: {', '.join(sorted(REGISTRY))}"
@@ -25,5 +37,16 @@ def make_detector(name: str, **params) -> BaseDetector:
 
 
 register(AutoencoderDetector)
+for _detector_class in (
+    VAEDetector,
+    GANDetector,
+    DeepSVDDDetector,
+    RobustZDetector,
+    RulesDetector,
+    IsolationForestDetector,
+    KNNDetector,
+    EnsembleDetector,
+):
+    register(_detector_class)
 
 __all__ = ["REGISTRY", "AutoencoderDetector", "BaseDetector", "make_detector", "register"]

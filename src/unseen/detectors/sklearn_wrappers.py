@@ -1,0 +1,256 @@
+"""Isolation Forest and k-nearest-neighbour distance from scikit-learn, pickle-free.
+
+Both are trained by scikit-learn and then kept as plain numeric arrays, so a
+model file stores numbers only. The isolation forest is scored from its stored
+tree arrays by ``forest_path_lengths``, which reproduces
+``IsolationForest.score_samples`` (a test pins the equality). The kNN detector
+stores its reference rows and rebuilds scikit-learn's neighbour index on load.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import IsolationForest
+from sklearn.neighbors import NearestNeighbors
+
+from unseen.detectors.base import BaseDetector, check_positive_int
+from unseen.detectors.torch_training import resolve_seed
+from unseen.errors import UnseenError
+
+logger = logging.getLogger(__name__)
+
+# Per-tree arrays read from sklearn's Tree; the node order is sklearn's.
+TREE_FIELDS = ("children_left", "children_right", "feature", "threshold", "n_node_samples")
+# The kNN detector keeps at most this many training rows (a seeded subsample),
+# which bounds model-file size and scoring cost at 10,000 x n_features floats.
+MAX_REFERENCE_ROWS = 10_000
+
+
+def average_path_length(n_samples: np.ndarray) -> np.ndarray:
+    """Return c(n), the mean depth of an unsuccessful search in a binary search tree of n keys.
+
+    Liu, Ting and Zhou, "Isolation Forest" (ICDM 2008), eq. 1; c(1) = 0 and c(2) = 1.
+    """
+    n = np.asarray(n_samples, dtype=np.float64)
+    result = np.zeros_like(n)
+    result[n == 2] = 1.0
+    large = n > 2
+    result[large] = (
+        2.0 * (np.log(n[large] - 1.0) + np.euler_gamma) - 2.0 * (n[large] - 1.0) / n[large]
+    )
+    return result
+
+
+def node_depths(children_left: np.ndarray, children_right: np.ndarray) -> np.ndarray:
+    """Return each node's depth, counting the root as 1 (sklearn's convention)."""
+    depths = np.zeros(len(children_left), dtype=np.float64)
+    depths[0] = 1.0
+    # sklearn numbers every child after its parent, so one pass in order suffices.
+    for node in range(len(children_left)):
+        for child in (children_left[node], children_right[node]):
+            if child >= 0:
+                depths[child] = depths[node] + 1.0
+    return depths
+
+
+def tree_leaves(X: np.ndarray, tree: dict[str, np.ndarray]) -> np.ndarray:
+    """Return the leaf each row of ``X`` lands in, comparing ``x <= threshold`` like sklearn."""
+    nodes = np.zeros(len(X), dtype=np.int64)
+    rows = np.arange(len(X))
+    left, right = tree["children_left"], tree["children_right"]
+    while True:
+        internal = left[nodes] >= 0
+        if not internal.any():
+            return nodes
+        active = nodes[internal]
+        values = X[rows[internal], tree["feature"][active]].astype(np.float64)
+        go_left = values <= tree["threshold"][active]
+        nodes[internal] = np.where(go_left, left[active], right[active])
+
+
+def forest_path_lengths(X: np.ndarray, trees: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """Return the summed isolation depth of each row over ``trees``, leaf corrections included."""
+    depths = np.zeros(len(X), dtype=np.float64)
+    for tree in trees:
+        leaves = tree_leaves(X, tree)
+        # Same expression and order as sklearn, so the float sums match bit for bit.
+        depths += tree["depth"][leaves] + tree["leaf_correction"][leaves] - 1.0
+    return depths
+
+
+class IsolationForestDetector(BaseDetector):
+    """Isolation Forest; the anomaly score is ``2 ** (-mean depth / c(max_samples))``.
+
+    The score equals ``-IsolationForest.score_samples``: it lies in (0, 1] and
+    short isolation paths (rows split off early by random cuts) score high.
+
+    Parameters
+    ----------
+    n_estimators : int, default=100
+    max_samples : int or "auto", default="auto"
+        Rows drawn for each tree; "auto" means min(256, n_rows).
+    random_state : int or None, default=None
+
+    Attributes
+    ----------
+    n_features_in_ : int
+    seed_ : int
+    max_samples_ : int
+    trees_ : list of dict
+        Per tree: node arrays (children, feature, threshold, n_node_samples) and
+        the depth and leaf correction of each node.
+    """
+
+    name = "iforest"
+    summary = "Isolation Forest (scikit-learn); score = 2^(-mean path length / c(max_samples))"
+
+    def __init__(self, n_estimators=100, max_samples="auto", random_state=None):
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.random_state = random_state
+
+    def _fit(self, X: np.ndarray) -> None:
+        n_estimators = check_positive_int("n_estimators", self.n_estimators)
+        if self.max_samples != "auto":
+            check_positive_int("max_samples", self.max_samples)
+        self.seed_ = resolve_seed(self.random_state)
+        max_samples = self.max_samples
+        if max_samples != "auto" and max_samples > len(X):
+            logger.info("max_samples %d exceeds the %d rows; using every row", max_samples, len(X))
+            max_samples = len(X)
+        forest = IsolationForest(
+            n_estimators=n_estimators, max_samples=max_samples, random_state=self.seed_
+        ).fit(X)
+        self.max_samples_ = int(forest.max_samples_)
+        self.trees_ = [_tree_arrays(estimator.tree_) for estimator in forest.estimators_]
+
+    def _anomaly_score(self, X: np.ndarray) -> np.ndarray:
+        depths = forest_path_lengths(X, self.trees_)
+        denominator = len(self.trees_) * average_path_length(np.array([self.max_samples_]))[0]
+        if denominator == 0:
+            # One training row: every path has length 0, and sklearn defines the score as 1.
+            return np.ones(len(X))
+        return 2.0 ** (-(depths / denominator))
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        self._check_fitted()
+        values = {
+            "n_features_in": self.n_features_in_,
+            "seed": self.seed_,
+            "max_samples": self.max_samples_,
+            "n_trees": len(self.trees_),
+        }
+        arrays = {
+            f"tree{index}.{field}": tree[field]
+            for index, tree in enumerate(self.trees_)
+            for field in TREE_FIELDS
+        }
+        return values, arrays
+
+    def set_state(self, values: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.n_features_in_ = int(values["n_features_in"])
+        self.seed_ = int(values["seed"])
+        self.max_samples_ = int(values["max_samples"])
+        trees = []
+        for index in range(int(values["n_trees"])):
+            fields = {field: arrays[f"tree{index}.{field}"] for field in TREE_FIELDS}
+            trees.append(_complete_tree(fields, self.n_features_in_))
+        self.trees_ = trees
+
+
+def _tree_arrays(tree) -> dict[str, np.ndarray]:
+    fields = {
+        "children_left": np.asarray(tree.children_left, dtype=np.int64),
+        "children_right": np.asarray(tree.children_right, dtype=np.int64),
+        "feature": np.asarray(tree.feature, dtype=np.int64),
+        "threshold": np.asarray(tree.threshold, dtype=np.float64),
+        "n_node_samples": np.asarray(tree.n_node_samples, dtype=np.int64),
+    }
+    return _complete_tree(fields, tree.n_features)
+
+
+def _complete_tree(fields: dict[str, np.ndarray], n_features: int) -> dict[str, np.ndarray]:
+    """Validate stored node arrays and add the per-node depth and leaf correction."""
+    n_nodes = len(fields["children_left"])
+    if n_nodes == 0 or any(len(fields[name]) != n_nodes for name in TREE_FIELDS):
+        raise UnseenError("isolation forest state has node arrays of different lengths")
+    children = np.concatenate([fields["children_left"], fields["children_right"]])
+    internal = fields["children_left"] >= 0
+    if children.max() >= n_nodes or (fields["feature"][internal] >= n_features).any():
+        raise UnseenError("isolation forest state refers to nodes or features that do not exist")
+    tree = dict(fields)
+    tree["depth"] = node_depths(fields["children_left"], fields["children_right"])
+    tree["leaf_correction"] = average_path_length(fields["n_node_samples"])
+    # Leaf features are -2 in sklearn; keep them indexable without branching.
+    tree["feature"] = np.where(internal, fields["feature"], 0)
+    return tree
+
+
+class KNNDetector(BaseDetector):
+    """Distance to the k-th nearest training row (Euclidean, in encoded units).
+
+    Ramaswamy, Rastogi and Shim, "Efficient algorithms for mining outliers from
+    large data sets" (SIGMOD 2000). Training rows beyond ``max_reference_rows``
+    are subsampled with the seed; the kept rows are stored in the model file.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=5
+        k; the score is the distance to the k-th neighbour among training rows.
+    max_reference_rows : int, default=10000
+    random_state : int or None, default=None
+        Seed for the subsample.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+    reference_ : ndarray of shape (n_reference, n_features)
+    """
+
+    name = "knn"
+    summary = "k-nearest-neighbour distance (scikit-learn); score = distance to the k-th neighbour"
+
+    def __init__(self, n_neighbors=5, max_reference_rows=MAX_REFERENCE_ROWS, random_state=None):
+        self.n_neighbors = n_neighbors
+        self.max_reference_rows = max_reference_rows
+        self.random_state = random_state
+
+    def _fit(self, X: np.ndarray) -> None:
+        check_positive_int("n_neighbors", self.n_neighbors)
+        max_rows = check_positive_int("max_reference_rows", self.max_reference_rows)
+        self.seed_ = resolve_seed(self.random_state)
+        if len(X) > max_rows:
+            rng = np.random.default_rng(self.seed_)
+            keep = np.sort(rng.choice(len(X), size=max_rows, replace=False))
+            logger.info("knn keeps %d of %d training rows", max_rows, len(X))
+            X = X[keep]
+        self._build_index(np.asarray(X, dtype=np.float64))
+
+    def _build_index(self, reference: np.ndarray) -> None:
+        self.reference_ = reference
+        self.n_neighbors_ = min(int(self.n_neighbors), len(reference))
+        # Brute force computes each row's distances on its own, so scores do not
+        # depend on which other rows share a batch.
+        self._index = NearestNeighbors(n_neighbors=self.n_neighbors_, algorithm="brute")
+        self._index.fit(reference)
+
+    def _anomaly_score(self, X: np.ndarray) -> np.ndarray:
+        distances, _ = self._index.kneighbors(X.astype(np.float64))
+        return distances[:, -1]
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        self._check_fitted()
+        return {"n_features_in": self.n_features_in_, "seed": self.seed_}, {
+            "reference": self.reference_
+        }
+
+    def set_state(self, values: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        reference = np.asarray(arrays["reference"], dtype=np.float64)
+        self.n_features_in_ = int(values["n_features_in"])
+        self.seed_ = int(values["seed"])
+        if reference.ndim != 2 or reference.shape[1] != self.n_features_in_:
+            raise UnseenError(f"knn state has reference rows of shape {reference.shape}")
+        self._build_index(reference)
