@@ -8,6 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+
+# The models in tests are small; one intra-op thread avoids oversubscribing the
+# cores when pytest shares the machine with other work.
+torch.set_num_threads(1)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATASETS_ENV = "UNSEEN_DATASETS"
