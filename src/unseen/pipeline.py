@@ -24,6 +24,7 @@ from unseen.calibration import AlarmRule, ConformalCalibrator
 from unseen.data import infer_schema, read_table
 from unseen.detectors import BaseDetector, make_detector
 from unseen.errors import DataError, NotFittedError, UnseenError
+from unseen.explain.explainer import ColumnExplainer
 from unseen.preprocessing import TabularPreprocessor, TransformReport
 
 logger = logging.getLogger(__name__)
@@ -146,6 +147,9 @@ class AnomalyPipeline(BaseEstimator):
             train_matrix.shape[1],
         )
         self.detector_.fit(train_matrix, **_raw_frame_argument(self.detector_, training_frame))
+        self.explainer_ = ColumnExplainer(random_state=self.random_state).fit(
+            self.detector_, train_matrix, raw_frame=training_frame
+        )
         calibration_scores = self.detector_.anomaly_score(
             calibration_matrix, **_raw_frame_argument(self.detector_, calibration_frame)
         )
@@ -224,16 +228,20 @@ class AnomalyPipeline(BaseEstimator):
         """Return conformal p-values: the chance a normal row scores at least this high."""
         return self.calibrator_.p_values(self.anomaly_score(X))
 
-    def detect(self, X: TableLike, top_k: int = 3) -> pd.DataFrame:
+    def detect(self, X: TableLike, top_k: int = 3, reasons_for: str = "all") -> pd.DataFrame:
         """Score, flag and explain every row of ``X``.
 
         Returns one row per input row with the id columns, ``anomaly_score``,
         ``p_value``, ``is_anomaly`` and, for ``i`` in 1..top_k, the column that
         contributed most (``reason_i``) and its share of the score
-        (``reason_i_share``). The transform report (unseen categories, missing
-        values) is in ``result.attrs["transform_report"]``.
+        (``reason_i_share``), plus the observed and expected value of the first
+        reason as text (``reason_1_observed``, ``reason_1_expected``).
+        ``reasons_for="flagged"`` explains only flagged rows, which saves most
+        of the time for detectors explained by occlusion; other rows then get
+        no reasons. The transform report (unseen categories, missing values)
+        is in ``result.attrs["transform_report"]``.
         """
-        from unseen.explain import column_contributions
+        from unseen.explain.reasons import add_reasons, rows_to_explain
 
         frame, matrix, report = self.transform_table(X)
         scores = self.detector_.anomaly_score(matrix, **_raw_frame_argument(self.detector_, frame))
@@ -242,10 +250,24 @@ class AnomalyPipeline(BaseEstimator):
         result["p_value"] = self.calibrator_.p_values(scores)
         result["is_anomaly"] = self.calibrator_.is_anomaly(scores)
         if top_k > 0:
-            contributions = column_contributions(self, matrix)
-            _add_reasons(result, contributions, self.schema_.feature_names, top_k)
+            explained = rows_to_explain(reasons_for, result["is_anomaly"].to_numpy())
+            add_reasons(result, self, frame, matrix, top_k, explained)
         result.attrs["transform_report"] = report.to_dict()
         return result
+
+    def explain(self, X: TableLike, top_k: int | None = None) -> pd.DataFrame:
+        """Attribute each row's anomaly score to the input columns.
+
+        Returns a tidy table with one row per (record, column), the ``top_k``
+        largest contributions per record (all columns when None): ``row`` (the
+        0-based position in ``X``), the id columns, ``rank``, ``column``,
+        ``contribution``, ``share``, ``observed`` and ``expected``.
+        Contributions sum to the record's anomaly score; see ``unseen.explain``
+        for the methods and their guarantees.
+        """
+        from unseen.explain import explain_table
+
+        return explain_table(self, X, top_k=top_k)
 
     # ----------------------------------------------------------- model file
 
@@ -276,20 +298,6 @@ class AnomalyPipeline(BaseEstimator):
             "dropped_columns": self.schema_.dropped_columns,
             "training": self.training_info_,
         }
-
-
-def _add_reasons(
-    result: pd.DataFrame, contributions: np.ndarray, names: list[str], top_k: int
-) -> None:
-    top_k = min(top_k, len(names))
-    totals = contributions.sum(axis=1)
-    order = np.argsort(-contributions, axis=1, kind="stable")[:, :top_k]
-    rows = np.arange(len(contributions))
-    safe_totals = np.where(totals > 0, totals, 1.0)
-    for rank in range(top_k):
-        index = order[:, rank]
-        result[f"reason_{rank + 1}"] = np.asarray(names, dtype=object)[index]
-        result[f"reason_{rank + 1}_share"] = contributions[rows, index] / safe_totals
 
 
 def _raw_frame_argument(detector: BaseDetector, frame: pd.DataFrame) -> dict:

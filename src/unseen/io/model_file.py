@@ -28,6 +28,9 @@ FORMAT_NAME = "unseen-model"
 FORMAT_VERSION = 1
 CALIBRATION_KEY = "calibration.scores"
 DETECTOR_PREFIX = "detector."
+# Optional: files written before explanations stored a background sample lack
+# these and load with a one-row reference (training medians and modes).
+EXPLAINER_PREFIX = "explainer."
 
 
 def _digest(config_json: str, arrays: dict[str, np.ndarray]) -> str:
@@ -60,6 +63,9 @@ def pipeline_to_state(pipeline) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     }
     arrays = {DETECTOR_PREFIX + k: np.ascontiguousarray(v) for k, v in detector_arrays.items()}
     arrays[CALIBRATION_KEY] = np.ascontiguousarray(pipeline.calibrator_.calibration_scores_)
+    explainer_values, explainer_arrays = pipeline.explainer_.get_state()
+    config["explainer"] = explainer_values
+    arrays.update({EXPLAINER_PREFIX + k: v for k, v in explainer_arrays.items()})
     return config, arrays
 
 
@@ -180,6 +186,7 @@ def load_pipeline(path: str | os.PathLike):
         pipeline.calibrator_ = ConformalCalibrator.from_state(
             config["calibrator"], arrays[CALIBRATION_KEY]
         )
+        pipeline.explainer_ = _load_explainer(config, arrays, pipeline.preprocessor_)
     except (KeyError, TypeError, RuntimeError) as exc:
         raise ModelFileError(f"{str(path)!r} has an incomplete model state: {exc}") from exc
     pipeline.threshold_ = pipeline.calibrator_.threshold_
@@ -187,3 +194,20 @@ def load_pipeline(path: str | os.PathLike):
     pipeline.feature_names_in_ = np.asarray(pipeline.schema_.feature_names, dtype=object)
     pipeline.training_info_ = config.get("training_info", {})
     return pipeline
+
+
+def _load_explainer(config: dict[str, Any], arrays: dict[str, np.ndarray], preprocessor):
+    from unseen.explain import ColumnExplainer
+
+    if "explainer" not in config:
+        return ColumnExplainer.from_reference_row(preprocessor.reference_row())
+    explainer_arrays = {
+        k[len(EXPLAINER_PREFIX) :]: v for k, v in arrays.items() if k.startswith(EXPLAINER_PREFIX)
+    }
+    explainer = ColumnExplainer.from_state(config["explainer"], explainer_arrays)
+    if explainer.background_.shape[1] != preprocessor.n_features_out_:
+        raise ModelFileError(
+            f"the explanation background has {explainer.background_.shape[1]} features, "
+            f"but the preprocessor encodes {preprocessor.n_features_out_}"
+        )
+    return explainer
