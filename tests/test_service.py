@@ -32,6 +32,7 @@ from unseen.pipeline import AnomalyPipeline
 from unseen.service import ServiceSettings, create_app
 from unseen.service.models import parse_model_spec
 from unseen.service.records import RecordValidator
+from unseen.service.schemas import ScoreResponse
 
 MODEL_NAME = "nsl"
 ID_COLUMN = "conn_id"
@@ -49,7 +50,10 @@ def fit_service_model(nsl_kdd_train: pd.DataFrame, folder: Path) -> Path:
     training = normal.drop(columns=["label", "difficulty"]).reset_index(drop=True)
     training.insert(0, ID_COLUMN, np.arange(len(training)))
     pipeline = AnomalyPipeline(
-        detector_params={"epochs": 5}, id_columns=[ID_COLUMN], random_state=0
+        detector="autoencoder",
+        detector_params={"epochs": 5},
+        id_columns=[ID_COLUMN],
+        random_state=0,
     )
     pipeline.fit(training)
     path = folder / "nsl.unseen"
@@ -161,6 +165,7 @@ def test_score_json_matches_cli(client, model_path, score_table, tmp_path):
 
     assert response.status_code == 200
     body = response.json()
+    ScoreResponse.model_validate(body)
     assert body["model"] == MODEL_NAME
     assert body["n_records"] == len(score_table)
     results = body["results"]

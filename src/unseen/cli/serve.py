@@ -59,6 +59,12 @@ def serve_command(
     scoring_threads: Annotated[
         int, typer.Option(help="Threads per process that run model inference.", min=1)
     ] = 2,
+    torch_threads: Annotated[
+        int,
+        typer.Option(
+            help="Threads torch uses inside one scoring call (torch.set_num_threads).", min=1
+        ),
+    ] = 1,
     log_level: Annotated[
         str, typer.Option(help="Lowest level logged: debug, info, warning or error.")
     ] = "info",
@@ -67,6 +73,7 @@ def serve_command(
     ] = True,
 ) -> None:
     """Serve MODELS over HTTP: POST /v1/models/{name}/score, /metrics, /healthz, /readyz."""
+    import torch
     import uvicorn
 
     from unseen.service.app import CONFIG_ENV, config_to_env, create_app
@@ -75,6 +82,12 @@ def serve_command(
     from unseen.service.settings import ServiceSettings, read_token
 
     configure_logging(log_level)
+    # One intra-op thread per call, with --scoring-threads calls in parallel:
+    # torch's own thread pool oversubscribes the cores once several calls run
+    # at once, which made each call several times slower in the load benchmark.
+    # Worker processes (--workers > 1) read the choice from OMP_NUM_THREADS.
+    torch.set_num_threads(torch_threads)
+    os.environ["OMP_NUM_THREADS"] = str(torch_threads)
     model_paths: dict[str, Path] = {}
     for spec in models:
         name, path = parse_model_spec(spec)

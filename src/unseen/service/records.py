@@ -40,6 +40,9 @@ class RecordValidator:
         self.feature_names = schema.feature_names
         self.id_columns = list(schema.id_columns)
         self.kinds = {column.name: column.kind for column in schema.features}
+        self.numeric_names = {
+            name for name, kind in self.kinds.items() if kind == ColumnKind.NUMERIC
+        }
         self.categories = {
             name: set(params[name]["categories"])
             for name, kind in self.kinds.items()
@@ -104,7 +107,10 @@ class RecordValidator:
                     )
                 )
                 continue
-            message = self._check_value(name, record[name])
+            value = record[name]
+            if _plainly_valid(value, name in self.numeric_names):
+                continue
+            message = self._check_value(name, value)
             if message:
                 problems.append(ErrorDetail(record=index, field=name, message=message))
         for name in self.id_columns:
@@ -134,18 +140,14 @@ class RecordValidator:
         return None
 
     def _convert_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        row = {}
-        for name in self.feature_names:
+        # Numeric values are left as int or float: ``frame`` makes float64 columns.
+        row = {name: record[name] for name in self.numeric_names}
+        for name, categories in self.categories.items():
             value = record[name]
-            kind = self.kinds[name]
-            if value is None:
-                row[name] = None
-            elif kind == ColumnKind.NUMERIC:
-                row[name] = float(value)
-            elif kind == ColumnKind.CATEGORICAL:
-                row[name] = _category_key(value, self.categories[name])
-            else:
-                row[name] = _boolean_key(value, self.boolean_text[name])
+            row[name] = None if value is None else _category_key(value, categories)
+        for name, pair in self.boolean_text.items():
+            value = record[name]
+            row[name] = None if value is None else _boolean_key(value, pair)
         for name in self.id_columns:
             if name in record:
                 row[name] = record[name]
@@ -271,6 +273,20 @@ def _check_numeric_column(values: pd.Series, name: str) -> list[ErrorDetail]:
         message = f"non-finite number {numbers[index]!r}: send a finite number or an empty cell"
         details.append(ErrorDetail(record=int(index), field=name, message=message))
     return details
+
+
+# Integers beyond this convert to float infinity or overflow.
+_FLOAT_LIMIT = 1.7e308
+
+
+def _plainly_valid(value: Any, numeric: bool) -> bool:
+    """Return True for the common valid cells, so only the rest need a detailed check."""
+    value_type = type(value)
+    if value_type is float:
+        return math.isfinite(value)
+    if value_type is int:
+        return -_FLOAT_LIMIT < value < _FLOAT_LIMIT
+    return value_type is str and not numeric
 
 
 def _category_key(value: Any, categories: set[str]) -> str:

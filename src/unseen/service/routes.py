@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, Literal
 
@@ -18,7 +17,7 @@ from unseen.service.errors import (
     error_responses,
 )
 from unseen.service.models import ScoreOptions
-from unseen.service.records import CSV_TYPES, JSON_TYPES, media_type, parse_json_body
+from unseen.service.records import CSV_TYPES, JSON_TYPES, media_type
 from unseen.service.schemas import (
     Health,
     ModelInfo,
@@ -26,6 +25,7 @@ from unseen.service.schemas import (
     ScoreRequest,
     ScoreResponse,
 )
+from unseen.service.scoring import score_request
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def build_router(settings) -> APIRouter:
             description="Records that get reasons: all, or only flagged ones (faster for "
             "detectors explained by occlusion).",
         ),
-    ) -> dict:
+    ) -> Response:
         """Score records: anomaly score, p-value, anomaly flag and top reasons for each.
 
         Send JSON ``{"records": [{column: value, ...}, ...]}`` or CSV with a
@@ -136,39 +136,9 @@ def build_router(settings) -> APIRouter:
                 f"unsupported Content-Type {kind or '(none)'!r}: send application/json or text/csv",
             )
         body = await _read_body(request, service.settings.max_body_bytes)
-        loop = asyncio.get_running_loop()
-        options = ScoreOptions(top_k, reasons_for)
-        if kind in JSON_TYPES:
-            records = parse_json_body(body)
-            rows = model.validator.check_records(records, service.settings.max_records)
-            if len(rows) == 1 and model.batcher is not None:
-                results = [await model.batcher.submit(rows[0], options)]
-                report = model.validator.report(rows)
-            else:
-                frame = model.validator.frame(rows)
-                results, report = await loop.run_in_executor(
-                    service.executor, model.score_frame, frame, options
-                )
-        else:
-            frame = model.validator.read_csv(body, service.settings.max_records)
-            results, report = await loop.run_in_executor(
-                service.executor, model.score_frame, frame, options
-            )
-        n_anomalies = sum(result["is_anomaly"] for result in results)
-        service.metrics.observe_scoring(name, len(results), n_anomalies)
-        for index, result in enumerate(results):
-            result["index"] = index
-        return {
-            "model": name,
-            "n_records": len(results),
-            "n_anomalies": n_anomalies,
-            "threshold": model.pipeline.threshold_,
-            "results": results,
-            "transform_report": {
-                "unseen_categories": report["unseen_categories"],
-                "missing_values": report["missing_values"],
-            },
-        }
+        result = await score_request(model, kind, body, ScoreOptions(top_k, reasons_for), service)
+        service.metrics.observe_scoring(name, result.n_records, result.n_anomalies)
+        return result.response()
 
     return router
 
