@@ -104,6 +104,7 @@ def main() -> None:
         "Autoencoder at its defaults, seed 0, alarm rule: target false-positive rate 0.01.",
         "Protocols are in the script's docstring; labels only pick training rows and measure.",
         "",
+        "",
     ]
     text = "\n".join(header) + markdown_table(table) + "\n"
     Path(args.out).write_text(text)
