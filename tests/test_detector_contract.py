@@ -41,7 +41,7 @@ DETECTOR_PARAMS = {
 # Fast settings for detectors registered elsewhere; any other name runs on defaults.
 OTHER_PARAMS = {
     "robust_ensemble": {
-        "member_params": {"autoencoder": NETWORK, "iforest": {"n_estimators": 50}},
+        "member_params": {"iforest": {"n_estimators": 50}},
     },
 }
 NAMES = [*DETECTOR_PARAMS, *sorted(set(REGISTRY) - set(DETECTOR_PARAMS) - {"ensemble"})]

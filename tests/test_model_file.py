@@ -21,7 +21,7 @@ from unseen.pipeline import AnomalyPipeline
 def fitted(cardio):
     X, _ = cardio
     normal = X[:800]
-    return AnomalyPipeline(detector_params={"epochs": 5}, random_state=0).fit(normal)
+    return AnomalyPipeline("autoencoder", detector_params={"epochs": 5}, random_state=0).fit(normal)
 
 
 @pytest.fixture(scope="module")

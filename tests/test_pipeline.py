@@ -16,6 +16,7 @@ FAST = {"epochs": 8, "batch_size": 64}
 
 def make_pipeline(**overrides) -> AnomalyPipeline:
     params = {
+        "detector": "autoencoder",
         "detector_params": FAST,
         "label_column": "label",
         "ignore_columns": ["difficulty"],

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 # Fewer rows leave too few for both training and a calibration split.
 MIN_TRAINING_ROWS = 20
-DEFAULT_DETECTOR = "autoencoder"
+DEFAULT_DETECTOR = "robust_ensemble"
 
 TableLike = pd.DataFrame | np.ndarray | str | os.PathLike
 
@@ -41,7 +41,7 @@ class AnomalyPipeline(BaseEstimator):
 
     Parameters
     ----------
-    detector : str or BaseDetector, default="autoencoder"
+    detector : str or BaseDetector, default="robust_ensemble"
         A registered detector name (see ``unseen.detectors.REGISTRY``) or an
         unfitted detector instance.
     detector_params : dict, optional

@@ -16,7 +16,7 @@ import typer
 # the click package's; parsing errors arrive as these.
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
-from unseen.cli import demo, detectors, evaluate, explain, fit, report, score, serve
+from unseen.cli import bench, demo, detectors, evaluate, explain, fit, report, score, serve
 from unseen.errors import UnseenError
 
 app = typer.Typer(
@@ -26,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for command_module in (fit, score, evaluate, explain, report, serve, detectors, demo):
+for command_module in (fit, score, evaluate, explain, report, serve, detectors, bench, demo):
     command_module.register(app)
 
 

@@ -7,6 +7,7 @@ from unseen.detectors.autoencoder import AutoencoderDetector
 from unseen.detectors.base import BaseDetector
 from unseen.detectors.deep_svdd import DeepSVDDDetector
 from unseen.detectors.ensemble import EnsembleDetector
+from unseen.detectors.robust_ensemble import RobustEnsembleDetector
 from unseen.detectors.robust_z import RobustZDetector
 from unseen.detectors.rules import RulesDetector
 from unseen.detectors.sklearn_wrappers import IsolationForestDetector, KNNDetector
@@ -46,6 +47,7 @@ for _detector_class in (
     IsolationForestDetector,
     KNNDetector,
     EnsembleDetector,
+    RobustEnsembleDetector,
 ):
     register(_detector_class)
 
