@@ -13,7 +13,7 @@ from unseen.errors import DataError, UnseenError
 from unseen.pipeline import AnomalyPipeline
 from unseen.report import BENCHMARK_COLUMNS, gather_report, write_benchmark_report, write_report
 from unseen.report.figures import uses_log_scale
-from unseen.report.render import format_cell
+from unseen.report.render import format_cell, format_number
 
 FAST = {"epochs": 4, "batch_size": 64, "hidden_dims": [8, 4]}
 HOSTILE = '<script>alert("x")</script>'
@@ -46,6 +46,7 @@ def synthetic_table(n_rows: int, seed: int, first_id: int = 0) -> pd.DataFrame:
 def pipeline() -> AnomalyPipeline:
     train = synthetic_table(400, seed=1, first_id=90_000)
     return AnomalyPipeline(
+        detector="autoencoder",
         detector_params=FAST,
         id_columns=["record_id"],
         label_column="outcome",
@@ -159,11 +160,24 @@ def test_report_without_labels(pipeline, scored, tmp_path):
     assert len(data.top_records) == 20
 
 
-def test_report_one_class_labels_explains_missing_metrics(pipeline, scored, tmp_path):
+def test_report_one_class_labels_note(pipeline, scored, tmp_path):
     path = tmp_path / "one-class.html"
     data = write_report(pipeline, scored.assign(outcome="normal"), path)
     assert data.metrics is None
     assert "need both normal and anomalous rows" in path.read_text(encoding="utf-8")
+
+
+def test_report_with_occlusion_detector(scored, tmp_path):
+    train = synthetic_table(400, seed=1, first_id=90_000)
+    forest = AnomalyPipeline(
+        detector="iforest", id_columns=["record_id"], contamination=0.05, random_state=0
+    ).fit(train)
+    path = tmp_path / "forest.html"
+    data = write_report(forest, scored, path, top_k=4, normal_values=["normal"])
+    shares = [sum(r.share for r in record.reasons) for record in data.top_records]
+    assert all(0 < share <= 1 + 1e-9 for share in shares)
+    assert len(data.importance) > 0
+    assert "iforest" in path.read_text(encoding="utf-8")
 
 
 def test_report_rejects_bad_options(pipeline, scored, tmp_path):
@@ -211,6 +225,15 @@ def test_log_scale_only_for_positive_decades(scores, expected):
 )  # fmt: skip
 def test_format_cell(value, text):
     assert format_cell(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(np.int64(12345), "12,345"), (1234567.8, "1,234,568"), (0.0012345678, "0.001235"),
+     (float("nan"), "n/a"), (None, "n/a")],
+)  # fmt: skip
+def test_format_number(value, text):
+    assert format_number(value) == text
 
 
 def benchmark_results() -> pd.DataFrame:

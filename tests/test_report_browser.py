@@ -98,6 +98,7 @@ def report_file(tmp_path_factory):
     demo = load_demo()
     train = demo[demo["Class"] == 0].iloc[::2]
     pipeline = AnomalyPipeline(
+        detector="autoencoder",
         detector_params={"epochs": 8, "batch_size": 64},
         id_columns=["transaction_id"],
         label_column="Class",

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 # Column importance averages contributions over at most this many flagged rows,
 # drawn at random, so the report's cost stays flat when many rows are flagged.
-MAX_IMPORTANCE_ROWS = 20_000
+MAX_IMPORTANCE_ROWS = 10_000
 MAX_TOP_K = 1_000
 IMPORTANCE_COLUMNS = ("mean_share_flagged", "mean_contribution_flagged", "top_reason_flagged")
 
@@ -189,7 +189,7 @@ def _metrics(labels, scores, flags, k, order) -> tuple[dict | None, str]:
     try:
         metrics = evaluate_scores(labels, scores, flags, k)
     except DataError as exc:
-        # A report on one-class data is still useful; it says why metrics are absent.
+        # A report on one-class data is still useful, so it states why metrics are absent.
         logger.warning("no detection metrics: %s", exc)
         return None, str(exc)
     metrics["precision_at_top_k"] = float(labels[order].mean())
@@ -237,7 +237,7 @@ def _top_records(pipeline, frame, result, labels, label, order, n_reasons) -> li
 
 
 def _value_note(pipeline, column: str, value) -> str:
-    """Return why ``value`` is unusual before any model sees it: missing or an unknown category."""
+    """Return what makes ``value`` unusual by itself: missing, or not a training category."""
     params = pipeline.preprocessor_.params_[column]
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "missing"

@@ -51,7 +51,10 @@ def render_template(name: str, **context) -> str:
 
 
 def format_number(value, digits: int = 4) -> str:
-    """Format a count with thousands separators and a real number to ``digits`` significant."""
+    """Format a count, or a real number of ``digits`` or more digits, with thousands separators.
+
+    Smaller real numbers keep ``digits`` significant digits.
+    """
     if value is None:
         return "n/a"
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
@@ -59,6 +62,8 @@ def format_number(value, digits: int = 4) -> str:
     value = float(value)
     if math.isnan(value):
         return "n/a"
+    if abs(value) >= 10**digits:
+        return f"{value:,.0f}"
     return f"{value:.{digits}g}"
 
 
