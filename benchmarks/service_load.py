@@ -8,8 +8,8 @@ send requests back to back for DURATION seconds after a short warm-up:
 It reports requests/s, records/s, p50/p90/p99 latency, failed requests and the
 server's mean micro-batch size, and exits 1 if any request failed.
 
-The model is fitted here on the normal rows of NSL-KDD KDDTrain+_20Percent.txt
-(autoencoder, 5 epochs) unless --model is given; the records sent are the first
+Unless --model is given, the model is fitted here on the normal rows of NSL-KDD
+KDDTrain+_20Percent.txt (autoencoder, 5 epochs). The records sent are the first
 2,000 rows of KDDTest+.txt. The client and the server share the machine's
 cores, so the figures are a lower bound for a server with its own machine.
 
@@ -63,7 +63,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(model: Path, port: int, log_path: Path) -> subprocess.Popen:
+def start_server(model: Path, port: int, log_path: Path, workers: int) -> subprocess.Popen:
     command = [
         sys.executable,
         "-c",
@@ -77,6 +77,8 @@ def start_server(model: Path, port: int, log_path: Path) -> subprocess.Popen:
         "--no-access-log",
         "--log-level",
         "warning",
+        "--workers",
+        str(workers),
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=log)
@@ -163,8 +165,10 @@ def main() -> int:
     parser.add_argument("--model", type=Path, help="Model file; fitted on NSL-KDD if omitted.")
     parser.add_argument("--duration", type=float, default=60.0, help="Seconds per scenario.")
     parser.add_argument("--concurrency", type=int, default=50, help="Concurrent clients.")
+    parser.add_argument("--workers", type=int, default=1, help="Server processes.")
     parser.add_argument("--bulk-size", type=int, default=1000, help="Records per bulk request.")
     parser.add_argument("--output", type=Path, help="Write the results as JSON here.")
+    parser.add_argument("--server-log", type=Path, help="Keep the server's log here.")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
@@ -181,7 +185,8 @@ def main() -> int:
         ]
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        server = start_server(model, port, Path(folder) / "serve.log")
+        log_path = args.server_log or Path(folder) / "serve.log"
+        server = start_server(model, port, log_path, args.workers)
         url = f"{base_url}/v1/models/{MODEL_NAME}/score"
         results = {}
         try:

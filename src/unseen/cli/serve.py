@@ -45,13 +45,13 @@ def serve_command(
         int, typer.Option(help="Largest request body accepted, in bytes.", min=1)
     ] = 10 * 1024 * 1024,
     max_records: Annotated[
-        int, typer.Option(help="Most records in one scoring request.", min=1)
+        int, typer.Option(help="Maximum records in one scoring request.", min=1)
     ] = 10_000,
     max_top_k: Annotated[
         int, typer.Option(help="Largest top_k a request may ask for.", min=0)
     ] = 20,
     batch_size: Annotated[
-        int, typer.Option(help="Most single-record requests scored together.", min=1)
+        int, typer.Option(help="Maximum single-record requests scored together.", min=1)
     ] = 64,
     batch_wait_ms: Annotated[
         float, typer.Option(help="How long a single record waits for others to batch, in ms.")

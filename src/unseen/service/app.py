@@ -46,7 +46,7 @@ CONFIG_ENV = "UNSEEN_SERVICE_CONFIG"
 
 
 class ServiceState:
-    """What the routes share: models, settings, metrics and the scoring threads."""
+    """State shared by the routes: models, settings, metrics and the scoring threads."""
 
     def __init__(self, models: dict[str, LoadedModel], settings: ServiceSettings):
         self.models = models

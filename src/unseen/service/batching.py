@@ -1,13 +1,13 @@
 """Micro-batching: coalesce concurrent single-record requests into one scoring call.
 
-Scoring one record costs about as much as scoring a few hundred, because the
-fixed costs (encoding, a forward pass, attribution) dominate. ``MicroBatcher``
-queues single records; a worker task takes the first queued record, waits at
-most ``max_wait_s`` for up to ``max_batch_size - 1`` more, scores them together
+Scoring one record costs nearly as much as scoring dozens, because fixed costs
+(encoding, a forward pass, attribution) dominate. ``MicroBatcher`` queues
+single records. A worker task takes the first queued record and waits at most
+``max_wait_s`` for up to ``max_batch_size - 1`` more. It scores them together
 in a worker thread and hands each request its own row of the result. The
 detectors score each row independently of the others in its batch, so a
 batched record gets the score it would get alone, up to float32 rounding of
-the matrix products (relative differences around 1e-7).
+the matrix products (relative differences near 1e-7 on the test model).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class MicroBatcher:
     executor : concurrent.futures.Executor
         Threads that run ``score_rows`` off the event loop.
     max_batch_size : int
-        Most records scored in one call.
+        Maximum records scored in one call.
     max_wait_s : float
         Longest time the first record of a batch waits for more, in seconds.
     on_batch : callable, optional

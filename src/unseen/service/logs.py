@@ -16,8 +16,8 @@ from contextvars import ContextVar
 
 from unseen.errors import UnseenError
 
-# The id of the request being handled, set by the request middleware; records
-# logged while handling it carry it even when the caller did not pass it.
+# The id of the request being handled, set by the request middleware. Records
+# logged while handling it carry the id even when the caller did not pass it.
 request_id_var: ContextVar[str | None] = ContextVar("unseen_request_id", default=None)
 
 # Attributes every LogRecord has; anything else came from ``extra``.

@@ -232,8 +232,8 @@ class RecordValidator:
 def parse_json_body(body: bytes) -> list[Any]:
     """Return the ``records`` list of a JSON body ``{"records": [...]}``."""
     try:
-        # NaN and Infinity are not JSON, but Python's parser accepts them; they are
-        # kept as floats here so the record check can name their record and field.
+        # NaN and Infinity are not JSON, but Python's parser accepts them. They are
+        # kept as floats here, so the record check can name their record and field.
         document = json.loads(body, parse_constant=float)
     except UnicodeDecodeError:
         raise invalid_input([ErrorDetail(message="the body is not UTF-8 text")]) from None

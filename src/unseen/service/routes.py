@@ -51,7 +51,7 @@ def build_router(settings) -> APIRouter:
 
     @router.get("/healthz", response_model=Health, tags=["health"])
     async def healthz() -> dict:
-        """Liveness: the process is up and answering."""
+        """Liveness: the process is up and serving requests."""
         return {"status": "ok"}
 
     @router.get("/readyz", response_model=Health, tags=["health"], responses=error_responses(503))

@@ -58,7 +58,7 @@ class RecordResult(BaseModel):
 
 
 class TransformReport(BaseModel):
-    """What the request contained that training did not, per column."""
+    """Counts per column of request values that training did not contain."""
 
     unseen_categories: dict[str, int]
     missing_values: dict[str, int]

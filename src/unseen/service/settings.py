@@ -20,13 +20,13 @@ class ServiceSettings:
     max_body_bytes : int, default=10 MiB
         Largest request body accepted; larger bodies get 413.
     max_records : int, default=10_000
-        Most records in one scoring request; more get 413.
+        Maximum records in one scoring request; more get 413.
     max_top_k : int, default=20
         Largest ``top_k`` (reasons per record) a request may ask for.
     batch_max_size : int, default=64
-        Most single-record requests coalesced into one scoring call.
+        Maximum single-record requests coalesced into one scoring call.
     batch_max_wait_ms : float, default=2.0
-        How long the first request of a batch waits for others, in milliseconds.
+        Maximum time the first request of a batch waits for others, in milliseconds.
     scoring_threads : int, default=2
         Worker threads that run model inference off the event loop.
     api_token : str or None
