@@ -60,9 +60,13 @@ class AutoencoderDetector(BaseDetector):
     ----------
     hidden_dims : sequence of int, default=(64, 16)
         Encoder layer widths; the last is the bottleneck. The decoder mirrors them.
-    epochs : int, default=100
-        Maximum passes over the training rows.
-    batch_size : int, default=128
+    epochs : int, default=20
+        Maximum passes over the training rows. Short training is deliberate: a
+        network trained to convergence also learns to reconstruct the anomalies
+        hidden in unlabelled training data. On eight ADBench datasets, 20 epochs
+        at batch 256 gave higher mean AUROC than 100 epochs at batch 128, in a
+        tenth of the time (``benchmarks/run_benchmarks.py`` has the full table).
+    batch_size : int, default=256
         Rows per optimiser step; the last batch may be smaller, down to one row.
     learning_rate : float, default=1e-3
         Adam step size.
@@ -95,8 +99,8 @@ class AutoencoderDetector(BaseDetector):
     def __init__(
         self,
         hidden_dims=(64, 16),
-        epochs=100,
-        batch_size=128,
+        epochs=20,
+        batch_size=256,
         learning_rate=1e-3,
         weight_decay=1e-5,
         validation_fraction=0.1,
