@@ -23,6 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO_ROOT / "artifacts"
 SKIP_ENV = "UNSEEN_SKIP_BROWSER"
 LAPTOP = {"width": 1366, "height": 768}
+# A4 less the page's 12 mm side margins, in CSS pixels (96 per inch).
+A4_CONTENT = {"width": 703, "height": 1000}
 # Without the networking flags Chromium's background services try to reach the
 # network, which this project's machines refuse.
 CHROMIUM_FLAGS = [
@@ -137,6 +139,9 @@ def test_report_renders_in_chromium(browser, report_file):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "report.png", full_page=True)
     page.emulate_media(media="print")
+    page.set_viewport_size(A4_CONTENT)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= A4_CONTENT["width"], "the print layout is wider than an A4 page"
     page.pdf(path=ARTIFACTS / "report.pdf", format="A4")
     assert (ARTIFACTS / "report.pdf").stat().st_size > 50_000
     page.close()
