@@ -268,6 +268,20 @@ def test_benchmark_report_tables_and_charts(tmp_path):
     assert "<script" not in html
 
 
+def test_benchmark_report_failed_runs(tmp_path):
+    results = benchmark_results()
+    failed = (results["dataset"] == "thyroid") & (results["detector"] == "iforest")
+    results.loc[failed, ["auroc", "average_precision"]] = np.nan
+    results["error"] = np.where(failed, "fit failed: out of memory", "")
+    path = tmp_path / "bench.html"
+    write_benchmark_report(results, path)
+    html = path.read_text(encoding="utf-8")
+    assert html.count("fit failed: out of memory") == 2
+    assert html.count('class="benchmark-chart"') == 2
+    summary = html[html.index('id="benchmark-summary"') : html.index('id="benchmark-runs"')]
+    assert "n/a" in summary
+
+
 def test_benchmark_report_requires_columns(tmp_path):
     results = benchmark_results().drop(columns=["auroc"])
     with pytest.raises(DataError, match=r"lack column\(s\) \['auroc'\]"):
