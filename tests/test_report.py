@@ -284,7 +284,7 @@ def test_benchmark_report_failed_runs(tmp_path):
 
 def test_benchmark_report_requires_columns(tmp_path):
     results = benchmark_results().drop(columns=["auroc"])
-    with pytest.raises(DataError, match=r"lack column\(s\) \['auroc'\]"):
+    with pytest.raises(DataError, match=r"missing column\(s\) \['auroc'\]"):
         write_benchmark_report(results, tmp_path / "bench.html")
     assert not (tmp_path / "bench.html").exists()
     assert set(BENCHMARK_COLUMNS) < set(benchmark_results().columns)

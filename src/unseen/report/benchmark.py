@@ -92,7 +92,7 @@ def _check_results(results: pd.DataFrame) -> None:
     missing = [c for c in BENCHMARK_COLUMNS if c not in results.columns]
     if missing:
         raise DataError(
-            f"benchmark results lack column(s) {missing}; expected {list(BENCHMARK_COLUMNS)}"
+            f"benchmark results are missing column(s) {missing}; expected {list(BENCHMARK_COLUMNS)}"
         )
     if len(results) == 0:
         raise DataError("benchmark results are empty: run at least one benchmark first")

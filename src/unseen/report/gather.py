@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 # Column importance averages contributions over at most this many flagged rows,
 # drawn at random, so the report's cost stays flat when many rows are flagged.
 MAX_IMPORTANCE_ROWS = 10_000
+# The page lists each record with its reasons; for more rows `unseen score` writes a table.
 MAX_TOP_K = 1_000
 IMPORTANCE_COLUMNS = ("mean_share_flagged", "mean_contribution_flagged", "top_reason_flagged")
 
