@@ -36,30 +36,36 @@ def corrupt_one_column(
     training_frame: pd.DataFrame,
     random_state: int | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Return a copy of ``frame`` with one shifted column per row, and that column's name.
+    """Return the rows of ``frame`` with one column shifted each, and those columns' names.
 
     The column is drawn uniformly per row among the columns that can be
-    shifted there. ``training_frame`` gives the normal ranges and categories.
+    shifted there; rows where no column can be shifted are left out.
+    ``training_frame`` gives the normal ranges and categories.
     """
     rng = np.random.default_rng(random_state)
     corrupted = frame.copy()
     shifts = {
         column.name: _shift(column, training_frame[column.name]) for column in schema.features
     }
-    targets = np.empty(len(frame), dtype=object)
+    targets = np.full(len(frame), None, dtype=object)
     for position in range(len(frame)):
         candidates = [
             name for name, shift in shifts.items() if shift.applies(frame[name].iloc[position])
         ]
         if not candidates:
-            raise DataError(f"row {position} has no column that can be shifted")
+            continue
         name = candidates[rng.integers(len(candidates))]
         value = shifts[name].value(frame[name].iloc[position])
         if isinstance(value, float) and not pd.api.types.is_float_dtype(corrupted[name]):
             corrupted[name] = corrupted[name].astype(float)
         corrupted.iloc[position, corrupted.columns.get_loc(name)] = value
         targets[position] = name
-    return corrupted, pd.Series(targets, index=frame.index, name="corrupted_column")
+    shifted = np.array([target is not None for target in targets], dtype=bool)
+    if not shifted.any():
+        raise DataError("no row has a column that can be shifted: pass more varied rows")
+    return corrupted[shifted], pd.Series(
+        targets[shifted], index=frame.index[shifted], name="corrupted_column"
+    )
 
 
 def top_column_hit_rate(explanation: pd.DataFrame, targets: pd.Series, within: int = 1) -> float:
