@@ -137,3 +137,12 @@ def test_interrupted_save_leaves_old_file_intact(fitted, saved, tmp_path, monkey
 def test_save_into_missing_folder_rejected(fitted, tmp_path):
     with pytest.raises(UnseenError, match="does not exist"):
         fitted.save(tmp_path / "no" / "such" / "model.unseen")
+
+
+def test_saved_file_gets_umask_permissions(fitted, tmp_path):
+    umask = os.umask(0o022)
+    try:
+        fitted.save(tmp_path / "m.unseen")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "m.unseen").stat().st_mode & 0o777 == 0o644

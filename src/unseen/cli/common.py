@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from unseen import progress
 from unseen.errors import UnseenError
+from unseen.io.atomic import atomic_path
 
 console = Console(stderr=True)
 stdout = Console()
@@ -68,17 +67,8 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     from unseen.data.sources import table_format
 
     kind = table_format(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise UnseenError(f"cannot write {str(path)!r}: folder {str(directory)!r} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         if kind == "parquet":
             frame.to_parquet(temporary, index=False)
         else:
             frame.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from safetensors.numpy import save as save_safetensors
 
 from unseen._version import __version__
 from unseen.errors import ModelFileError, UnseenError
+from unseen.io.atomic import write_atomically
 
 FORMAT_NAME = "unseen-model"
 FORMAT_VERSION = 1
@@ -84,26 +84,7 @@ def save_pipeline(pipeline, path: str | os.PathLike) -> None:
         "sha256": _digest(config_json, arrays),
     }
     payload = save_safetensors(arrays, metadata=metadata)
-    write_atomically(Path(path), payload)
-
-
-def write_atomically(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to a temporary file beside ``path``, then rename it into place."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise UnseenError(f"cannot write {str(path)!r}: folder {str(directory)!r} does not exist")
-    if path.is_dir():
-        raise UnseenError(f"cannot write {str(path)!r}: it is a folder, pass a file name")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, payload)
 
 
 def read_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from unseen.errors import UnseenError
-from unseen.io.model_file import write_atomically
+from unseen.io.atomic import write_atomically
 
 logger = logging.getLogger(__name__)
 
