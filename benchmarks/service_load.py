@@ -104,8 +104,9 @@ async def run_scenario(
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Content-Type": "application/json"}
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-
-        async def worker(offset: int, until: float, record: bool) -> None:
+        # One continuous loop per client: a barrier between warm-up and measurement
+        # would leave connections idle past the server's 5 s keep-alive timeout.
+        async def worker(offset: int, measure_from: float, until: float) -> None:
             index = offset
             while time.perf_counter() < until:
                 body = bodies[index % len(bodies)]
@@ -116,19 +117,17 @@ async def run_scenario(
                     outcome = None if response.status_code == 200 else str(response.status_code)
                 except httpx.HTTPError as exc:
                     outcome = type(exc).__name__
-                if not record:
+                if started < measure_from:
                     continue
                 if outcome is None:
                     latencies.append(time.perf_counter() - started)
                 else:
                     failures[outcome] = failures.get(outcome, 0) + 1
 
-        warm_until = time.perf_counter() + min(5.0, duration / 10)
-        await asyncio.gather(*(worker(i, warm_until, False) for i in range(concurrency)))
-        started = time.perf_counter()
-        until = started + duration
-        await asyncio.gather(*(worker(i, until, True) for i in range(concurrency)))
-        elapsed = time.perf_counter() - started
+        measure_from = time.perf_counter() + min(5.0, duration / 10)
+        until = measure_from + duration
+        await asyncio.gather(*(worker(i, measure_from, until) for i in range(concurrency)))
+        elapsed = time.perf_counter() - measure_from
     milliseconds = np.asarray(latencies) * 1000
     completed = len(latencies)
     return {
