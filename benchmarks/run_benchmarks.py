@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def load_runs(paths: list[Path]) -> pd.DataFrame:
     frames = [pd.read_csv(p, keep_default_na=False, na_values=["", "nan"]) for p in paths]
     runs = pd.concat([f for f in frames if len(f)], ignore_index=True)
-    runs["error"] = runs["error"].fillna("").astype(str)
+    runs["error"] = runs["error"].astype(object).where(runs["error"].notna(), "").astype(str)
     # A run saved twice (two processes met in the middle) counts once.
     return runs.drop_duplicates(subset=[*BLOCK, "detector"], keep="first")[RESULT_COLUMNS]
 
@@ -103,7 +103,7 @@ def complete_blocks(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def target_lines(runs: pd.DataFrame) -> list[str]:
-    """Check the stated targets against the complete blocks; say met or not met."""
+    """Return one line per target, measured on the complete blocks, marked met or not met."""
     runs = complete_blocks(runs)
     lines = []
     means = runs.groupby(["setting", "detector"])["auroc"].mean()

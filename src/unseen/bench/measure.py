@@ -3,10 +3,9 @@
 Memory is the growth of the process's resident set size (RSS) above its
 value when the step starts, sampled every few milliseconds by a background
 thread from ``/proc/self/statm``. RSS covers every allocator (numpy, torch's
-C++ tensors, native libraries), which ``tracemalloc`` would miss; the cost
-is that memory freed and reused inside the process, or pages shared with
-earlier steps, are not counted again. Where ``/proc`` is missing the figure
-is ``nan``.
+C++ tensors, native libraries), which ``tracemalloc`` would miss. The cost:
+memory that earlier steps freed and this step reuses is not counted again,
+so the figure is a lower bound. Where ``/proc`` is missing it is ``nan``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A candidate is either ``unseen:<registered name>``, fitted as a whole
 ``AnomalyPipeline`` (schema, preprocessing, detector and conformal
 calibration), or ``pyod:<peer name>``, fitted on the matrices of a
 preprocessor fitted on the same training split. Fit time covers everything
-up to a model that can flag rows; scoring speed is measured on the test
+up to a model that can flag rows. Scoring speed is measured on the test
 split repeated to at least ``SCORING_ROWS`` rows, from table to scores.
 """
 
@@ -172,7 +172,7 @@ def run_benchmark(
 
     With ``results_path`` each row is appended to that CSV as soon as it is
     measured, so a long run can be watched; ``resume=True`` skips the runs
-    the file already holds and returns old and new rows together. ``threads``
+    the file already contains and returns old and new rows together. ``threads``
     sets torch's thread count for unseen and PyOD alike (None leaves it).
     """
     candidates = resolve_candidates(candidates)

@@ -32,7 +32,9 @@ def _dataset_files(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             found = sorted(path.glob("*.npz"))
             if not found:
-                raise UnseenError(f"folder {str(path)!r} holds no .npz files")
+                raise UnseenError(
+                    f"folder {str(path)!r} contains no .npz files: pass .npz files or tables"
+                )
             files.extend(found)
         elif path.exists():
             files.append(path)

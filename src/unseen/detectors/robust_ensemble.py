@@ -1,14 +1,13 @@
 """The default detector: a fixed ensemble of diverse detectors that tolerates contaminated data.
 
-Why an ensemble: ADBench (Han et al., "ADBench: Anomaly Detection Benchmark",
-NeurIPS 2022) found that no single unsupervised detector wins on most of its
-57 datasets, and that deep detectors trained on unlabelled (contaminated)
-data rarely beat isolation forest. Members that fail in different ways
-(random-split isolation, distance to neighbours, per-feature marginals)
-average out each other's blind spots; Aggarwal and Sathe
-("Theoretical foundations and algorithms for outlier ensembles", SIGKDD
-Explorations 2015) show that averaging standardised scores of diverse
-members reduces variance without needing labels.
+Why an ensemble: ADBench (Han et al., "ADBench: Anomaly Detection
+Benchmark", NeurIPS 2022) found that no unsupervised detector is
+statistically better than the others across its 57 datasets. Members that
+fail in different ways (random-split isolation, distance to neighbours,
+per-feature marginals) average out each other's blind spots. Aggarwal and
+Sathe ("Theoretical foundations and algorithms for outlier ensembles",
+SIGKDD Explorations 17(1), 2015) explain outlier ensembles by the
+bias-variance trade-off, under which averaging lowers variance.
 
 Why these members: one configuration for every dataset, never tuned per
 table. It was chosen on eight ADBench datasets (breastw, cardio, glass,
