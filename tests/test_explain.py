@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from unseen.detectors import BaseDetector
 from unseen.errors import UnseenError
 from unseen.explain import ColumnExplainer, global_importance
 from unseen.pipeline import AnomalyPipeline
@@ -241,3 +242,57 @@ def test_unfitted_explainer_raises(autoencoder, new_rows):
     matrix, _ = autoencoder.preprocessor_.transform(new_rows)
     with pytest.raises(UnseenError, match="not fitted"):
         ColumnExplainer().attribute(autoencoder.detector_, autoencoder.preprocessor_, matrix)
+
+
+class SquaredDeviation(BaseDetector):
+    """Squared deviation from the training median per feature, plus ``offset`` in the score."""
+
+    name = "squared_deviation_for_tests"
+
+    def __init__(self, offset=0.0):
+        self.offset = offset
+
+    def _fit(self, X):
+        self.median_ = np.median(X, axis=0)
+
+    def feature_errors(self, X):
+        X = self._check_matrix(X).astype(np.float64)
+        return (X - self.median_) ** 2
+
+    def _anomaly_score(self, X):
+        return self.feature_errors(X).sum(axis=1) + self.offset
+
+
+@pytest.mark.parametrize("offset", [0.0, 5.0])
+def test_feature_errors_without_reconstruction(offset, training, new_rows):
+    pipeline = AnomalyPipeline(SquaredDeviation(offset), id_columns=["conn_id"], random_state=0)
+    with pytest.warns(UserWarning, match="dropped column"):
+        pipeline.fit(training)
+    explanation = pipeline.explain(new_rows.head(20))
+    assert explanation.attrs["method"] == "feature_errors"
+    totals = explanation.groupby("row")["contribution"].sum().to_numpy()
+    np.testing.assert_allclose(totals, pipeline.anomaly_score(new_rows.head(20)), rtol=1e-9)
+    services = explanation[explanation["column"] == "service"]["expected"]
+    assert set(services) == {training["service"].mode()[0]}
+
+
+def test_rules_name_rule_columns(training, new_rows):
+    rules = [
+        {"column": "src_bytes", "operator": ">", "value": 1000, "weight": 2},
+        {"column": "service", "operator": "in", "value": ["private", "ecr_i"]},
+    ]
+    pipeline = AnomalyPipeline("rules", detector_params={"rules": rules}, id_columns=["conn_id"])
+    with pytest.warns(UserWarning, match="dropped column"):
+        pipeline.fit(training)
+    explanation = pipeline.explain(new_rows, top_k=2)
+    assert explanation.attrs["method"] == "rules"
+    first = explanation[explanation["rank"] == 1].set_index("row")
+    private = (new_rows["service"].isin(["private", "ecr_i"])).to_numpy()
+    large = (new_rows["src_bytes"] > 1000).to_numpy()
+    assert large.any()
+    assert (private & ~large).any()
+    for row in np.flatnonzero(large):
+        assert first.loc[row, "column"] == "src_bytes"
+        assert first.loc[row, "contribution"] == 2.0
+    for row in np.flatnonzero(private & ~large):
+        assert first.loc[row, "column"] == "service"

@@ -1,8 +1,9 @@
 """Planted anomalies: the shifted column must be the first reason.
 
 Normal rows get one column shifted far outside the training range
-(``unseen.explain.corruption``); the explanation's first reason must name it
-for at least 90% of rows with the autoencoder and 80% with other detectors.
+(``unseen.explain.corruption``). The explanation's first reason must name that
+column for at least 90% of rows with the autoencoder and 80% with other
+detectors.
 ``benchmarks/explanation_accuracy.py`` runs the full version on four datasets.
 """
 

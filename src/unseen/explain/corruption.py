@@ -8,8 +8,8 @@ explanations are (``top_column_hit_rate``). The shifts:
 * numeric: the training maximum plus the width of the central 98% of training
   values (1st to 99th percentile), so the value lies outside the training
   range by a normal spread. Only values at or below the training median are
-  shifted, so every shift crosses at least half the training range: a
-  record already at the maximum would barely change, and tree ensembles
+  shifted, so every shift crosses at least half the training range. A
+  record already at the maximum would barely change, because tree ensembles
   score every value beyond the maximum like the maximum itself;
 * categorical: the least frequent category that training kept (seen at least
   twice) other than the record's own, so the value is valid but implausible;
@@ -100,8 +100,8 @@ def _shift(column, training: pd.Series) -> _Shift:
     counts = training.dropna().astype(str).value_counts()
     originals = {str(v): v for v in training.dropna().unique()}
     if column.kind == ColumnKind.CATEGORICAL:
-        kept = counts[counts >= 2].sort_index(kind="stable").sort_values(kind="stable")
-        rare = kept[kept / counts.sum() <= MAX_MINORITY_RATE].index
+        known_categories = counts[counts >= 2].sort_index(kind="stable").sort_values(kind="stable")
+        rare = known_categories[known_categories / counts.sum() <= MAX_MINORITY_RATE].index
         return _Shift(
             lambda value: any(c != str(value) for c in rare),
             lambda value: originals[next(c for c in rare if c != str(value))],

@@ -83,7 +83,7 @@ class ColumnExplainer:
         raw columns.
         """
         if _needs_raw_frame(detector):
-            # Rule hits say nothing about how typical a row is: draw uniformly.
+            # Rule hits do not measure how typical a row is, so rows are drawn uniformly.
             scores = np.zeros(len(train_matrix))
         else:
             scores = detector.anomaly_score(train_matrix)
@@ -97,7 +97,7 @@ class ColumnExplainer:
     ) -> Attribution:
         """Explain every row of an encoded ``matrix`` with the fitted ``detector``.
 
-        ``raw_frame`` holds the same rows as read; only detectors that score
+        ``raw_frame`` contains the same rows as read; only detectors that score
         raw columns need it.
         """
         if not hasattr(self, "background_"):
@@ -192,7 +192,7 @@ def _needs_raw_frame(detector) -> bool:
 def _scores_from_errors(detector, matrix: np.ndarray, errors: np.ndarray) -> np.ndarray:
     """Return the anomaly scores, as row sums of ``errors`` when the detector honours that.
 
-    The detector contract says per-feature errors sum to the score, which
+    Per the detector contract, per-feature errors sum to the score, which
     saves a second pass through the model. The contract is checked on the
     first ``CONTRACT_CHECK_ROWS`` rows; a detector that breaks it is scored in
     full, and ``reconstruction_contributions`` rescales its errors.
