@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("UNSEEN_DATASETS", ROOT.parent / "shared" / "datasets"))
 RESULTS = ROOT / "benchmarks" / "results" / "adbench_runs.csv"
 SCALE_RESULTS = ROOT / "benchmarks" / "results" / "score_scale.json"
+SPEED_RESULTS = ROOT / "benchmarks" / "results" / "autoencoder_speed.csv"
 PAGE = ROOT / "docs" / "benchmarks.md"
 DEFAULT = "unseen:robust_ensemble"
 AUTOENCODER = "unseen:autoencoder"
@@ -59,6 +60,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--page-only", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--note", default="", help="How the saved runs were produced.")
+    parser.add_argument(
+        "--speed-repeats",
+        type=int,
+        default=0,
+        help="Also time the two autoencoders this many times each, interleaved (0: skip).",
+    )
     return parser.parse_args(argv)
 
 
@@ -152,6 +160,63 @@ def target_lines(runs: pd.DataFrame) -> list[str]:
     return lines
 
 
+def measure_autoencoder_speed(files: list[Path], repeats: int, threads: int) -> None:
+    """Time unseen's and PyOD's autoencoders alternately on each file; keep the best of each.
+
+    On a shared machine one timing can be several times too slow, so each
+    detector is fitted ``repeats`` times in alternation on the same split
+    (seed 0, unsupervised) and the fastest fit and scoring pass are kept.
+    """
+    import torch
+
+    from unseen.bench import make_split
+    from unseen.bench.runner import run_one
+
+    torch.set_num_threads(threads)
+    done = set(pd.read_csv(SPEED_RESULTS)["dataset"]) if SPEED_RESULTS.exists() else set()
+    for path in files:
+        data = load_labelled(path)
+        if data.name in done:
+            continue
+        split = make_split(data, seed=0, setting="unsupervised")
+        timings = {AUTOENCODER: [], PEER_AUTOENCODER: []}
+        for _ in range(repeats):
+            for candidate in timings:
+                timings[candidate].append(run_one(candidate, split))
+        row = {"dataset": data.name, "n_train": len(split.train), "repeats": repeats}
+        for candidate, runs in timings.items():
+            row[f"{candidate}:fit_seconds"] = min(r.fit_seconds for r in runs)
+            row[f"{candidate}:rows_per_second"] = max(r.score_rows_per_second for r in runs)
+        frame = pd.DataFrame([row])
+        frame.to_csv(SPEED_RESULTS, mode="a", header=not SPEED_RESULTS.exists(), index=False)
+        logger.info("speed %s: %s", data.name, row)
+
+
+def speed_lines() -> list[str]:
+    """Return the speed targets measured by ``measure_autoencoder_speed``, if it ran."""
+    if not SPEED_RESULTS.exists():
+        return []
+    speed = pd.read_csv(SPEED_RESULTS)
+    fit = speed[f"{AUTOENCODER}:fit_seconds"] / speed[f"{PEER_AUTOENCODER}:fit_seconds"]
+    rate = speed[f"{AUTOENCODER}:rows_per_second"] / speed[f"{PEER_AUTOENCODER}:rows_per_second"]
+    n, repeats = len(speed), int(speed["repeats"].max())
+    return [
+        f"- fit time, unseen autoencoder / PyOD AutoEncoder, best of {repeats} interleaved fits, "
+        f"median over {n} datasets: {fit.median():.3f} (target ≤ 0.5): "
+        f"**{'met' if fit.median() <= 0.5 else 'not met'}**",
+        f"- scoring rows/s, unseen autoencoder / PyOD AutoEncoder, best of {repeats}, median "
+        f"over {n} datasets: {rate.median():.1f}x (target ≥ 5x): "
+        f"**{'met' if rate.median() >= 5 else 'not met'}**",
+    ]
+
+
+def speed_table() -> str:
+    if not SPEED_RESULTS.exists():
+        return "Not measured: run with `--speed-repeats 3`.\n"
+    speed = pd.read_csv(SPEED_RESULTS)
+    return markdown_table(speed) + "\n"
+
+
 def scale_section() -> str:
     if not SCALE_RESULTS.exists():
         return "Not measured yet: run `python benchmarks/score_scale.py`.\n"
@@ -196,6 +261,7 @@ def write_page(runs: pd.DataFrame, args: argparse.Namespace, command: str) -> No
         "runs it saved in `benchmarks/results/`. Do not edit by hand.",
         "",
         f"- Command: `{command}`",
+        *([f"- Runs: {args.note}"] if args.note else []),
         f"- Machine: {machine()}",
         f"- Date: {dt.date.today().isoformat()}",
         f"- Runs saved: {len(runs)} ({int((runs['error'] != '').sum())} failed). "
@@ -222,6 +288,7 @@ def write_page(runs: pd.DataFrame, args: argparse.Namespace, command: str) -> No
         "## Targets",
         "",
         *(target_lines(runs) or ["- not enough runs saved to check the targets"]),
+        *speed_lines(),
         "",
         "## Summary",
         "",
@@ -235,6 +302,13 @@ def write_page(runs: pd.DataFrame, args: argparse.Namespace, command: str) -> No
         sections.append(markdown_table(table))
     sections += [
         "",
+        "## Autoencoder speed, best of interleaved repeats",
+        "",
+        "Seed 0, unsupervised split; each autoencoder fitted and scored alternately, "
+        "the fastest fit and scoring pass of each kept, because single timings on a shared "
+        "machine vary several-fold with other jobs' load.",
+        "",
+        speed_table(),
         "## Scoring a 10-million-row file",
         "",
         scale_section(),
@@ -277,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
             resume=args.resume,
             threads=args.threads,
         )
+    if args.speed_repeats > 0:
+        files = sorted(args.datasets.glob("*.npz"), key=lambda p: p.stat().st_size)
+        measure_autoencoder_speed(files, args.speed_repeats, args.threads)
     runs = load_runs([args.results, *args.merge])
     write_page(runs, args, command)
     logger.info("wrote %s from %d runs", args.page, len(runs))

@@ -56,7 +56,9 @@ def bench_command(
     ] = "robust_ensemble,autoencoder",
     peers: Annotated[
         str,
-        typer.Option(help="PyOD peers, comma-separated; 'none' to skip. Needs unseen[bench]."),
+        typer.Option(
+            help="PyOD peers, comma-separated; 'none' to skip. Needs the bench extra (PyOD)."
+        ),
     ] = DEFAULT_PEERS,
     label: Annotated[
         str | None, typer.Option(help="Label column (0/1) of CSV/Parquet tables.")
@@ -73,7 +75,7 @@ def bench_command(
         bool, typer.Option(help="Continue an interrupted run from output/runs.partial.csv.")
     ] = False,
     html: Annotated[
-        Path | None, typer.Option(help="Also write an HTML report here (needs unseen[report]).")
+        Path | None, typer.Option(help="Also write an HTML report here (needs the report extra).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
 ) -> None:
