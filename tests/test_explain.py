@@ -296,3 +296,30 @@ def test_rules_name_rule_columns(training, new_rows):
         assert first.loc[row, "contribution"] == 2.0
     for row in np.flatnonzero(private & ~large):
         assert first.loc[row, "column"] == "service"
+
+
+def test_forced_occlusion_for_autoencoder(autoencoder, new_rows, tmp_path):
+    rows = new_rows.head(10)
+    exact = autoencoder.explain(rows)
+    autoencoder.explainer_.method = "occlusion"
+    try:
+        occluded = autoencoder.explain(rows)
+        autoencoder.save(tmp_path / "occlusion.unseen")
+    finally:
+        autoencoder.explainer_.method = "auto"
+    assert occluded.attrs["method"] == "occlusion"
+    assert exact.attrs["method"] == "reconstruction"
+    totals = occluded.groupby("row")["contribution"].sum().to_numpy()
+    scores = autoencoder.anomaly_score(rows)
+    explained = totals > 0
+    np.testing.assert_allclose(totals[explained], scores[explained], rtol=1e-6)
+    loaded = AnomalyPipeline.load(tmp_path / "occlusion.unseen")
+    assert loaded.explainer_.method == "occlusion"
+
+
+def test_unknown_explainer_method_rejected(autoencoder, new_rows):
+    explainer = ColumnExplainer(method="shap")
+    explainer.background_ = autoencoder.explainer_.background_
+    matrix, _ = autoencoder.preprocessor_.transform(new_rows)
+    with pytest.raises(UnseenError, match="method must be one of auto, occlusion, got 'shap'"):
+        explainer.attribute(autoencoder.detector_, autoencoder.preprocessor_, matrix)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from unseen.errors import ModelFileError, NotFittedError
+from unseen.errors import ModelFileError, NotFittedError, UnseenError
 from unseen.explain.attribution import (
     FEATURE_ERRORS,
     OCCLUSION,
@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 BACKGROUND_KEY = "background"
 CONTRACT_CHECK_ROWS = 64
+METHODS = ("auto", "occlusion")
 
 
 class ColumnExplainer:
@@ -55,6 +56,11 @@ class ColumnExplainer:
         Typical training rows kept as the pool of occlusion references.
     n_neighbors : int, default=16
         Pool rows nearest to an explained row that occlusion averages over.
+    method : {"auto", "occlusion"}, default="auto"
+        "auto" picks the method from the detector as described above;
+        "occlusion" uses occlusion for every detector that scores encoded
+        rows, which trades the exact error split of reconstruction models for
+        robustness to errors that spread to correlated columns.
     random_state : int or None, default=None
         Seed for drawing the background rows.
 
@@ -69,10 +75,12 @@ class ColumnExplainer:
         background_size: int = DEFAULT_BACKGROUND_SIZE,
         n_neighbors: int = DEFAULT_NEIGHBORS,
         random_state=None,
+        method: str = "auto",
     ):
         self.background_size = background_size
         self.n_neighbors = n_neighbors
         self.random_state = random_state
+        self.method = method
 
     def fit(
         self, detector, train_matrix: np.ndarray, raw_frame: pd.DataFrame | None = None
@@ -102,6 +110,8 @@ class ColumnExplainer:
         """
         if not hasattr(self, "background_"):
             raise NotFittedError("this ColumnExplainer is not fitted yet: call fit first")
+        if self.method not in METHODS:
+            raise UnseenError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         matrix = np.asarray(matrix, dtype=np.float32)
         columns = list(preprocessor.schema.feature_names)
         owners = preprocessor.feature_columns_
@@ -110,7 +120,7 @@ class ColumnExplainer:
             contributions = detector.column_contributions(raw_frame, columns)
             expected = self._typical(preprocessor, len(matrix))
             return Attribution(columns, scores, contributions, expected, RULES)
-        errors = detector.feature_errors(matrix)
+        errors = detector.feature_errors(matrix) if self.method == "auto" else None
         if errors is not None:
             scores = _scores_from_errors(detector, matrix, errors)
             contributions = reconstruction_contributions(errors, scores, owners, len(columns))
@@ -154,6 +164,7 @@ class ColumnExplainer:
             "background_size": self.background_size,
             "n_neighbors": self.n_neighbors,
             "random_state": self.random_state,
+            "method": self.method,
         }
         return values, {BACKGROUND_KEY: np.ascontiguousarray(self.background_)}
 
@@ -164,6 +175,7 @@ class ColumnExplainer:
             values["background_size"],
             values.get("n_neighbors", DEFAULT_NEIGHBORS),
             values.get("random_state"),
+            values.get("method", "auto"),
         )
         background = np.asarray(arrays[BACKGROUND_KEY], dtype=np.float32)
         if background.ndim != 2 or background.shape[0] == 0:
