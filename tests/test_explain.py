@@ -301,9 +301,9 @@ def test_rules_name_rule_columns(training, new_rows):
 def test_forced_occlusion_for_autoencoder(autoencoder, new_rows, tmp_path):
     rows = new_rows.head(10)
     exact = autoencoder.explain(rows)
+    occluded = autoencoder.explain(rows, method="occlusion")
     autoencoder.explainer_.method = "occlusion"
     try:
-        occluded = autoencoder.explain(rows)
         autoencoder.save(tmp_path / "occlusion.unseen")
     finally:
         autoencoder.explainer_.method = "auto"

@@ -117,6 +117,15 @@ def test_explain_needs_row_or_global(extra, model, workdir, capsys):
     assert_one_line_error(code, err, "pass exactly one of --row ID and --global")
 
 
+def test_explain_row_by_occlusion(model, workdir, capsys):
+    args = ["explain", model, workdir / "test.csv", "--row", "c7", "--method", "occlusion"]
+    code, out, _ = run_cli([*args, "--json"], capsys)
+    assert code == 0
+    assert json.loads(out)["method"] == "occlusion"
+    code, _, err = run_cli([*args[:-1], "exact"], capsys)
+    assert_one_line_error(code, err, "method must be one of auto, occlusion, got 'exact'")
+
+
 def test_explain_global_table(model, workdir, capsys):
     args = ["explain", model, workdir / "test.csv", "--global", "--top-k", "5"]
     code, out, _ = run_cli(args, capsys)

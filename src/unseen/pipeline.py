@@ -255,7 +255,9 @@ class AnomalyPipeline(BaseEstimator):
         result.attrs["transform_report"] = report.to_dict()
         return result
 
-    def explain(self, X: TableLike, top_k: int | None = None) -> pd.DataFrame:
+    def explain(
+        self, X: TableLike, top_k: int | None = None, method: str | None = None
+    ) -> pd.DataFrame:
         """Attribute each row's anomaly score to the input columns.
 
         Returns a tidy table with one row per (record, column), the ``top_k``
@@ -263,11 +265,12 @@ class AnomalyPipeline(BaseEstimator):
         0-based position in ``X``), the id columns, ``rank``, ``column``,
         ``contribution``, ``share``, ``observed`` and ``expected``.
         Contributions sum to the record's anomaly score; see ``unseen.explain``
-        for the methods and their guarantees.
+        for the methods and their guarantees. ``method="occlusion"`` explains
+        reconstruction models by occlusion too (``ColumnExplainer``).
         """
         from unseen.explain import explain_table
 
-        return explain_table(self, X, top_k=top_k)
+        return explain_table(self, X, top_k=top_k, method=method)
 
     # ----------------------------------------------------------- model file
 

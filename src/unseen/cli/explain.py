@@ -62,13 +62,15 @@ def _position(row_id: str, n_rows: int) -> int:
     return position
 
 
-def explain_record(pipeline, frame: pd.DataFrame, position: int, top_k: int) -> dict:
+def explain_record(
+    pipeline, frame: pd.DataFrame, position: int, top_k: int, method: str | None = None
+) -> dict:
     """Explain the record at ``position`` alone; return a JSON-compatible description."""
     from unseen.explain.table import attribute_frame
 
     record = frame.iloc[[position]]
     matrix, _ = pipeline.preprocessor_.transform(record)
-    attribution, observed = attribute_frame(pipeline, record, matrix)
+    attribution, observed = attribute_frame(pipeline, record, matrix, method)
     score = float(attribution.scores[0])
     order = attribution.ranking()[0, :top_k]
     shares = attribution.shares[0]
@@ -179,6 +181,13 @@ def explain_command(
         int | None,
         typer.Option(help="With --global: explain a random sample of this many rows.", min=1),
     ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            help="'occlusion' explains reconstruction models by occlusion instead of their "
+            "exact error split; default: the model's method."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     no_header: Annotated[bool, typer.Option(help="The CSV file has no header line.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
@@ -196,10 +205,11 @@ def explain_command(
         raise DataError(f"{str(data)!r} has no rows to explain")
     with progress_bars(quiet):
         if row is not None:
-            record = explain_record(pipeline, frame, locate_row(pipeline, frame, row), top_k)
+            position = locate_row(pipeline, frame, row)
+            record = explain_record(pipeline, frame, position, top_k, method)
             output = record if as_json else render_record(record)
         else:
-            importance = global_importance(pipeline, frame, max_rows=max_rows)
+            importance = global_importance(pipeline, frame, max_rows=max_rows, method=method)
             if as_json:
                 output = _importance_json(importance, top_k)
             else:

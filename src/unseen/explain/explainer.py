@@ -101,17 +101,24 @@ class ColumnExplainer:
         return self
 
     def attribute(
-        self, detector, preprocessor, matrix: np.ndarray, raw_frame: pd.DataFrame | None = None
+        self,
+        detector,
+        preprocessor,
+        matrix: np.ndarray,
+        raw_frame: pd.DataFrame | None = None,
+        method: str | None = None,
     ) -> Attribution:
         """Explain every row of an encoded ``matrix`` with the fitted ``detector``.
 
         ``raw_frame`` contains the same rows as read; only detectors that score
-        raw columns need it.
+        raw columns need it. ``method`` overrides the ``method`` parameter for
+        this call.
         """
+        method = self.method if method is None else method
         if not hasattr(self, "background_"):
             raise NotFittedError("this ColumnExplainer is not fitted yet: call fit first")
-        if self.method not in METHODS:
-            raise UnseenError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if method not in METHODS:
+            raise UnseenError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         matrix = np.asarray(matrix, dtype=np.float32)
         columns = list(preprocessor.schema.feature_names)
         owners = preprocessor.feature_columns_
@@ -120,7 +127,7 @@ class ColumnExplainer:
             contributions = detector.column_contributions(raw_frame, columns)
             expected = self._typical(preprocessor, len(matrix))
             return Attribution(columns, scores, contributions, expected, RULES)
-        errors = detector.feature_errors(matrix) if self.method == "auto" else None
+        errors = detector.feature_errors(matrix) if method == "auto" else None
         if errors is not None:
             scores = _scores_from_errors(detector, matrix, errors)
             contributions = reconstruction_contributions(errors, scores, owners, len(columns))

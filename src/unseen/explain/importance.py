@@ -22,7 +22,11 @@ IMPORTANCE_COLUMNS = [
 
 
 def global_importance(
-    pipeline, X, max_rows: int | None = None, random_state: int | None = 0
+    pipeline,
+    X,
+    max_rows: int | None = None,
+    random_state: int | None = 0,
+    method: str | None = None,
 ) -> pd.DataFrame:
     """Average the per-record attributions of ``X`` per input column.
 
@@ -40,7 +44,7 @@ def global_importance(
     ``max_rows`` explains a random sample of that many rows (seeded by
     ``random_state``) instead of all of them, which bounds the cost of
     occlusion explanations. ``result.attrs`` holds ``n_rows``, ``n_flagged``
-    and ``method``.
+    and ``method``. ``method`` is passed to ``ColumnExplainer.attribute``.
     """
     frame, matrix, _ = pipeline.transform_table(X)
     if max_rows is not None:
@@ -51,7 +55,7 @@ def global_importance(
             keep = np.sort(rng.choice(len(frame), size=max_rows, replace=False))
             logger.info("explaining a sample of %d of %d rows", max_rows, len(frame))
             frame, matrix = frame.iloc[keep], matrix[keep]
-    attribution, _ = attribute_frame(pipeline, frame, matrix)
+    attribution, _ = attribute_frame(pipeline, frame, matrix, method)
     flagged = pipeline.calibrator_.is_anomaly(attribution.scores)
     shares = attribution.shares
     contributions = attribution.contributions

@@ -12,11 +12,11 @@ TIDY_COLUMNS = ["row", "rank", "column", "contribution", "share", "observed", "e
 
 
 def attribute_frame(
-    pipeline, frame: pd.DataFrame, matrix: np.ndarray
+    pipeline, frame: pd.DataFrame, matrix: np.ndarray, method: str | None = None
 ) -> tuple[Attribution, np.ndarray]:
     """Explain every row of ``frame`` (encoded as ``matrix``); also return the observed cells."""
     attribution = pipeline.explainer_.attribute(
-        pipeline.detector_, pipeline.preprocessor_, matrix, raw_frame=frame
+        pipeline.detector_, pipeline.preprocessor_, matrix, raw_frame=frame, method=method
     )
     return attribution, observed_values(pipeline.schema_, frame)
 
@@ -51,9 +51,9 @@ def tidy_table(
     return table
 
 
-def explain_table(pipeline, X, top_k: int | None = None) -> pd.DataFrame:
+def explain_table(pipeline, X, top_k: int | None = None, method: str | None = None) -> pd.DataFrame:
     """Explain every row of ``X``: the tidy table that ``AnomalyPipeline.explain`` returns."""
     frame, matrix, _ = pipeline.transform_table(X)
-    attribution, observed = attribute_frame(pipeline, frame, matrix)
+    attribution, observed = attribute_frame(pipeline, frame, matrix, method)
     id_columns = [c for c in pipeline.schema_.id_columns if c in frame.columns]
     return tidy_table(attribution, observed, top_k, frame[id_columns] if id_columns else None)
