@@ -8,7 +8,9 @@
 * detectors that read raw columns (``needs_raw_frame``, the rules detector)
   report the weight of the rules each column met, and the expected value is
   the training median or mode;
-* every other detector (isolation forest, kNN, discriminator and distance
+* the isolation forest is split along each row's isolation paths
+  (``unseen.explain.paths``), compared with the row's nearest background row;
+* every other detector (kNN, discriminator and distance
   scores, ensembles) is explained by occlusion against the row's nearest
   neighbours in a pool of typical training rows (the background), which
   ``fit`` draws and the model file stores.
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from unseen.detectors.sklearn_wrappers import IsolationForestDetector
 from unseen.errors import ModelFileError, NotFittedError, UnseenError
 from unseen.explain.attribution import (
     FEATURE_ERRORS,
@@ -35,6 +38,7 @@ from unseen.explain.attribution import (
 )
 from unseen.explain.background import DEFAULT_BACKGROUND_SIZE, select_background
 from unseen.explain.occlusion import DEFAULT_NEIGHBORS, occlusion_effects, scale_to_scores
+from unseen.explain.paths import ISOLATION_PATHS, isolation_path_attribution
 from unseen.explain.reconstruction import (
     expected_from_reconstruction,
     reconstruction_contributions,
@@ -60,7 +64,9 @@ class ColumnExplainer:
         "auto" picks the method from the detector as described above;
         "occlusion" uses occlusion for every detector that scores encoded
         rows, which trades the exact error split of reconstruction models for
-        robustness to errors that spread to correlated columns.
+        robustness to errors that spread to correlated columns, and the
+        isolation-path split of the isolation forest for single-column
+        replacement.
     random_state : int or None, default=None
         Seed for drawing the background rows.
 
@@ -127,6 +133,14 @@ class ColumnExplainer:
             contributions = detector.column_contributions(raw_frame, columns)
             expected = self._typical(preprocessor, len(matrix))
             return Attribution(columns, scores, contributions, expected, RULES)
+        if method == "auto" and isinstance(detector, IsolationForestDetector):
+            scores, contributions, nearest = isolation_path_attribution(
+                detector, matrix, self.background_, owners, len(columns)
+            )
+            background_values = expected_from_reconstruction(preprocessor, self.background_)
+            return Attribution(
+                columns, scores, contributions, background_values[nearest], ISOLATION_PATHS
+            )
         errors = detector.feature_errors(matrix) if method == "auto" else None
         if errors is not None:
             scores = _scores_from_errors(detector, matrix, errors)
