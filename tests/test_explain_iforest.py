@@ -94,8 +94,8 @@ def test_finds_shifted_column_on_nsl_kdd(fitted):
 
 
 def test_credit_cards_keep_a_floor(creditcard_normal):
-    # The forest barely reacts to these shifts on the credit card columns (a
-    # median score rise of about 0.01), so 80% is out of reach here for both
+    # The forest barely reacts to these shifts on the credit card columns,
+    # so 80% is out of reach here for both
     # methods (65% and 69% on this slice); see docs/explanations.md. This
     # floor guards against a regression.
     train, test = creditcard_normal
