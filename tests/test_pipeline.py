@@ -190,3 +190,18 @@ def test_target_fpr_holds_on_clean_data(datasets_dir):
     spread = 3 * np.sqrt(target * (1 - target) * (1 / len(holdout) + 1 / n_calibration))
     assert observed <= target + spread
     assert observed >= target - spread
+
+
+def test_default_bottleneck_narrower_than_input():
+    from unseen.detectors.autoencoder import default_hidden_dims
+
+    for n_features in (1, 2, 3, 6, 9, 20, 40, 500):
+        hidden, bottleneck = default_hidden_dims(n_features)
+        assert bottleneck < max(n_features, 3)
+        assert 2 <= bottleneck <= 16
+        assert hidden >= 2 * bottleneck
+        assert hidden <= 64
+    detector = AutoencoderDetector(epochs=1, random_state=0)
+    detector.fit(np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32))
+    assert detector.hidden_dims_ == [12, 3]
+    assert detector.hidden_dims is None

@@ -53,13 +53,34 @@ def check_hidden_dims(hidden_dims: Any) -> list[int]:
     return dims
 
 
+def default_hidden_dims(n_features: int) -> list[int]:
+    """Return layer widths for ``n_features`` inputs when ``hidden_dims`` is None.
+
+    The bottleneck is about half the input width, between 2 and 16, so it is
+    always narrower than the input: a bottleneck as wide as the input can learn
+    the identity, reconstructing anomalies as well as normal rows. The hidden
+    layer is twice the input width, between twice the bottleneck and 64.
+    """
+    bottleneck = max(2, min(16, n_features // 2))
+    return [max(2 * bottleneck, min(64, 2 * n_features)), bottleneck]
+
+
+def resolve_hidden_dims(hidden_dims: Any, n_features: int) -> list[int]:
+    """Return ``hidden_dims`` checked, or the default widths for ``n_features`` if None."""
+    if hidden_dims is None:
+        return default_hidden_dims(n_features)
+    return check_hidden_dims(hidden_dims)
+
+
 class AutoencoderDetector(BaseDetector):
     """Dense autoencoder; the anomaly score is the mean squared reconstruction error.
 
     Parameters
     ----------
-    hidden_dims : sequence of int, default=(64, 16)
-        Encoder layer widths; the last is the bottleneck. The decoder mirrors them.
+    hidden_dims : sequence of int or None, default=None
+        Encoder layer widths; the last is the bottleneck. The decoder mirrors
+        them. None picks widths from the input width (``default_hidden_dims``):
+        for 6 inputs ``[12, 3]``, for 40 or more ``[64, 16]``.
     epochs : int, default=20
         Maximum passes over the training rows. Short training is deliberate: a
         network trained to convergence also learns to reconstruct the anomalies
@@ -87,6 +108,8 @@ class AutoencoderDetector(BaseDetector):
     Attributes
     ----------
     n_features_in_ : int
+    hidden_dims_ : list of int
+        The layer widths used, resolved from ``hidden_dims``.
     seed_ : int
         The seed training used (drawn at random when ``random_state`` is None).
     history_ : TrainingHistory
@@ -98,7 +121,7 @@ class AutoencoderDetector(BaseDetector):
 
     def __init__(
         self,
-        hidden_dims=(64, 16),
+        hidden_dims=None,
         epochs=20,
         batch_size=256,
         learning_rate=1e-3,
@@ -121,7 +144,7 @@ class AutoencoderDetector(BaseDetector):
         self.device = device
 
     def _fit(self, X: np.ndarray) -> None:
-        dims = check_hidden_dims(self.hidden_dims)
+        dims = resolve_hidden_dims(self.hidden_dims, X.shape[1])
         epochs = check_positive_int("epochs", self.epochs)
         batch_size = check_positive_int("batch_size", self.batch_size)
         learning_rate = check_fraction("learning_rate", self.learning_rate, 0.0, 10.0)
@@ -131,6 +154,7 @@ class AutoencoderDetector(BaseDetector):
             raise UnseenError(f"trim_fraction must be in [0, 0.5), got {self.trim_fraction!r}")
         self.seed_ = resolve_seed(self.random_state)
         self._device = resolve_device(self.device)
+        self.hidden_dims_ = dims
         with seeded(self.seed_) as generator:
             self.network_ = AutoencoderNetwork(X.shape[1], dims)
             self.history_ = train_network(
@@ -168,7 +192,7 @@ class AutoencoderDetector(BaseDetector):
         values = {
             "n_features_in": self.n_features_in_,
             "seed": self.seed_,
-            "hidden_dims": check_hidden_dims(self.hidden_dims),
+            "hidden_dims": self.hidden_dims_,
         }
         return values, state_to_arrays(self.network_)
 
@@ -176,7 +200,8 @@ class AutoencoderDetector(BaseDetector):
         self.n_features_in_ = int(values["n_features_in"])
         self.seed_ = int(values["seed"])
         self._device = torch.device("cpu")
-        self.network_ = AutoencoderNetwork(self.n_features_in_, list(values["hidden_dims"]))
+        self.hidden_dims_ = list(values["hidden_dims"])
+        self.network_ = AutoencoderNetwork(self.n_features_in_, self.hidden_dims_)
         load_arrays(self.network_, arrays)
 
 

@@ -128,6 +128,7 @@ class VAEDetector(AutoencoderDetector):
             kl = 0.5 * (mean**2 + logvar.exp() - 1.0 - logvar).sum(dim=1)
             return reconstruction + beta * kl
 
+        self.hidden_dims_ = dims
         with seeded(self.seed_) as generator:
             self.network_ = VAENetwork(X.shape[1], dims)
             self.history_ = train_network(
@@ -152,5 +153,6 @@ class VAEDetector(AutoencoderDetector):
         self.n_features_in_ = int(values["n_features_in"])
         self.seed_ = int(values["seed"])
         self._device = torch.device("cpu")
+        self.hidden_dims_ = dims
         self.network_ = VAENetwork(self.n_features_in_, dims)
         load_arrays(self.network_, arrays)
