@@ -15,7 +15,7 @@ import pytest
 
 from unseen.cli import main
 
-FAST = ["--epochs", "6", "--batch-size", "64", "--seed", "0", "--quiet"]
+FAST = ["--detector", "autoencoder", "--epochs", "6", "--batch-size", "64", "--seed", "0", "-q"]
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,8 @@ def test_fit_last_batch_of_one(tmp_path, capsys):
     # 21 rows: 4 calibration rows and 17 training rows, so batches of 16 and 1.
     rows = "".join(f"{i},{(i * 7) % 11}\n" for i in range(21))
     data = write(tmp_path / "train.csv", "a,b\n" + rows)
-    args = ["fit", data, "-o", tmp_path / "m.unseen", "--epochs", "2", "--batch-size", "16", "-q"]
+    args = ["fit", data, "-o", tmp_path / "m.unseen", "--detector", "autoencoder"]
+    args += ["--epochs", "2", "--batch-size", "16", "-q"]
     code, _, err = run_cli(args, capsys)
     assert code == 0, err
 
@@ -249,3 +250,13 @@ def test_demo_runs_on_bundled_data(capsys):
     assert code == 0, err
     assert "Top 5 anomalies" in out
     assert "AUROC" in out
+
+
+def test_fit_default_detector(tmp_path, capsys):
+    from unseen.pipeline import DEFAULT_DETECTOR, AnomalyPipeline
+
+    rows = "".join(f"{i},{(i * 7) % 11},{'ab'[i % 2]}\n" for i in range(60))
+    data = write(tmp_path / "train.csv", "a,b,c\n" + rows)
+    code, _, err = run_cli(["fit", data, "-o", tmp_path / "m.unseen", "-q"], capsys)
+    assert code == 0, err
+    assert AnomalyPipeline.load(tmp_path / "m.unseen").detector_.name == DEFAULT_DETECTOR

@@ -10,6 +10,7 @@ import typer
 from unseen.cli.common import console, parse_header, parse_params, progress_bars
 from unseen.data import read_table
 from unseen.errors import UnseenError
+from unseen.pipeline import DEFAULT_DETECTOR
 
 # Flags that map to the hyper-parameter names shared by the detectors.
 COMMON_FLAGS = ("epochs", "batch_size", "learning_rate", "hidden_dims")
@@ -19,7 +20,7 @@ def fit_command(
     data: Annotated[Path, typer.Argument(help="Training table: CSV or Parquet.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write.")],
     detector: Annotated[str, typer.Option(help="Detector name; see `unseen detectors`.")] = (
-        "autoencoder"
+        DEFAULT_DETECTOR
     ),
     id_column: Annotated[
         list[str], typer.Option("--id", help="Id column kept in outputs, never a feature.")
