@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# The CPU build of torch: a bare "torch" requirement would pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[serve,report,test]"
+	$(BIN)/pip install --quiet -e ".[serve,report,test,bench]"
 	touch $(STAMP)
 
 setup: $(STAMP)
