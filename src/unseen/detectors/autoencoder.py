@@ -56,9 +56,9 @@ def check_hidden_dims(hidden_dims: Any) -> list[int]:
 def default_hidden_dims(n_features: int) -> list[int]:
     """Return layer widths for ``n_features`` inputs when ``hidden_dims`` is None.
 
-    The bottleneck is about half the input width, between 2 and 16, so it is
-    always narrower than the input: a bottleneck as wide as the input can learn
-    the identity, reconstructing anomalies as well as normal rows. The hidden
+    The bottleneck is about half the input width, between 2 and 16, so from 3
+    inputs on it is narrower than the input: a bottleneck as wide as the input
+    can learn the identity, reconstructing anomalies as well as normal rows. The hidden
     layer is twice the input width, between twice the bottleneck and 64.
     """
     bottleneck = max(2, min(16, n_features // 2))

@@ -1,4 +1,4 @@
-"""Atomic file writes: a target path holds either the old file or the complete new one."""
+"""Atomic file writes: a target path contains either the old file or the complete new one."""
 
 from __future__ import annotations
 
