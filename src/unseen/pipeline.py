@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from unseen._version import __version__
-from unseen.calibration import AlarmRule, ConformalCalibrator
+from unseen.calibration import AlarmRule, ConformalCalibrator, threshold_or_none
 from unseen.data import infer_schema, read_table
 from unseen.detectors import BaseDetector, make_detector
 from unseen.errors import DataError, NotFittedError, UnseenError
@@ -294,7 +294,7 @@ class AnomalyPipeline(BaseEstimator):
             "detector": self.detector_.name,
             "detector_params": _json_params(self.detector_.get_params()),
             "alarm_rule": self.calibrator_.rule.describe(),
-            "threshold": self.threshold_,
+            "threshold": threshold_or_none(self.threshold_),
             "features": [c.to_dict() for c in self.schema_.features],
             "id_columns": self.schema_.id_columns,
             "label_column": self.schema_.label_column,

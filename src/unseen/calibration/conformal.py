@@ -48,6 +48,16 @@ class AlarmRule:
         return f"fixed score {self.value:g}"
 
 
+def threshold_or_none(threshold: float) -> float | None:
+    """Return ``threshold`` for JSON output, or None when it is infinite.
+
+    An infinite threshold means the target false-positive rate cannot be met
+    with the calibration rows there are, so nothing is flagged. JSON has no
+    infinity, so outputs write null.
+    """
+    return float(threshold) if math.isfinite(threshold) else None
+
+
 class ConformalCalibrator:
     """Calibration scores, p-values and the threshold of one alarm rule.
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from unseen.calibration import threshold_or_none
 from unseen.cli.common import parse_header, progress_bars, stdout
 from unseen.errors import DataError
 
@@ -82,7 +83,7 @@ def evaluate_command(
         if html is not None:
             options = {"label": label, "normal_values": normal_value or None, "k": k}
             write_report(pipeline, frame, html, source=data.name, **options)
-    metrics["threshold"] = pipeline.threshold_
+    metrics["threshold"] = threshold_or_none(pipeline.threshold_)
     metrics["alarm_rule"] = pipeline.calibrator_.rule.describe()
     if as_json:
         print(json.dumps(metrics, indent=2))

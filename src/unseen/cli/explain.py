@@ -11,6 +11,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from unseen.calibration import threshold_or_none
 from unseen.cli.common import console, parse_header, progress_bars, stdout
 from unseen.errors import DataError, UnseenError
 
@@ -85,7 +86,7 @@ def explain_record(
         "anomaly_score": score,
         "p_value": float(pipeline.calibrator_.p_values([score])[0]),
         "is_anomaly": bool(pipeline.calibrator_.is_anomaly([score])[0]),
-        "threshold": pipeline.threshold_,
+        "threshold": threshold_or_none(pipeline.threshold_),
         "method": attribution.method,
         "columns": [
             {
@@ -109,7 +110,8 @@ def render_record(record: dict) -> Table:
     table = Table(
         title=f"{name}: {verdict}",
         caption=(
-            f"anomaly score {record['anomaly_score']:.6g} (threshold {record['threshold']:.6g}), "
+            f"anomaly score {record['anomaly_score']:.6g} "
+            f"(threshold {_threshold_text(record['threshold'])}), "
             f"p-value {record['p_value']:.4g}; contributions by {record['method']}"
         ),
     )
@@ -228,3 +230,7 @@ def _importance_json(importance: pd.DataFrame, top_k: int) -> dict:
 
 def register(app: typer.Typer) -> None:
     app.command("explain")(explain_command)
+
+
+def _threshold_text(threshold: float | None) -> str:
+    return "none reachable, nothing is flagged" if threshold is None else f"{threshold:.6g}"

@@ -69,6 +69,12 @@ def score_histogram(scores: np.ndarray, threshold: float, labels: np.ndarray | N
         axes.text(0.5, 0.5, "no finite scores", ha="center", va="center")
         return figure
     log_x = uses_log_scale(values)
+    if not np.isfinite(threshold):
+        # No reachable threshold (too few calibration rows): nothing to mark.
+        threshold = values.min() if log_x else values.max()
+        show_threshold = False
+    else:
+        show_threshold = True
     # Widen the range to include the threshold, unless it cannot sit on a log axis.
     low = min(values.min(), threshold) if (threshold > 0 or not log_x) else values.min()
     high = max(values.max(), threshold)
@@ -91,7 +97,7 @@ def score_histogram(scores: np.ndarray, threshold: float, labels: np.ndarray | N
     if log_x:
         axes.set_xscale("log")
     axes.set_yscale("log")
-    if threshold > 0 or not log_x:
+    if show_threshold and (threshold > 0 or not log_x):
         axes.axvline(threshold, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.2)
         axes.annotate(
             f"threshold {threshold:.4g}",

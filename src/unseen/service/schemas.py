@@ -68,7 +68,10 @@ class ScoreResponse(BaseModel):
     model: str
     n_records: int
     n_anomalies: int
-    threshold: float = Field(description="Anomaly scores above this are flagged.")
+    threshold: float | None = Field(
+        description="Anomaly scores above this are flagged; null when the model's target "
+        "false-positive rate cannot be met, so nothing is flagged."
+    )
     results: list[RecordResult]
     transform_report: TransformReport
 
@@ -86,7 +89,7 @@ class ModelInfo(BaseModel):
     detector: str
     detector_params: dict[str, Any]
     alarm_rule: str
-    threshold: float
+    threshold: float | None = Field(description="As in ScoreResponse; null means no flags.")
     features: list[FeatureInfo]
     id_columns: list[str]
     label_column: str | None

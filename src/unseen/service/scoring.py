@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi.responses import Response
 
+from unseen.calibration import threshold_or_none
 from unseen.service.models import LoadedModel, ScoreOptions
 from unseen.service.records import JSON_TYPES, parse_json_body
 
@@ -76,7 +77,7 @@ def build_payload(model: LoadedModel, results: list[dict], report: dict) -> dict
         "model": model.name,
         "n_records": len(results),
         "n_anomalies": sum(result["is_anomaly"] for result in results),
-        "threshold": float(model.pipeline.threshold_),
+        "threshold": threshold_or_none(model.pipeline.threshold_),
         "results": results,
         "transform_report": {
             "unseen_categories": report["unseen_categories"],
