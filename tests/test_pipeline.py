@@ -205,3 +205,19 @@ def test_default_bottleneck_narrower_than_input():
     detector.fit(np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32))
     assert detector.hidden_dims_ == [12, 3]
     assert detector.hidden_dims is None
+
+
+def test_changed_constant_column_reported(normal_rows, nsl_kdd_test):
+    train = normal_rows.head(300).assign(sensor=0.0)
+    with pytest.warns(UserWarning, match="sensor \\(constant\\)"):
+        pipeline = make_pipeline().fit(train)
+    rows = nsl_kdd_test.head(4).assign(sensor=[0.0, 1e6, 0.0, 5.0])
+    with pytest.warns(UserWarning, match="\\['sensor'\\] were constant in training"):
+        result = pipeline.detect(rows, top_k=0)
+    assert result.attrs["transform_report"]["changed_constants"] == {"sensor": 2}
+
+
+def test_nested_column_rejected():
+    frame = pd.DataFrame({"v": np.arange(30.0), "tags": [["a", "b"]] * 30})
+    with pytest.raises(DataError, match="'tags' contains nested values such as a list"):
+        AnomalyPipeline().fit(frame)

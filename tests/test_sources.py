@@ -77,3 +77,10 @@ def test_duplicate_columns_rejected():
     frame = pd.DataFrame([[1, 2]], columns=["a", "a"])
     with pytest.raises(DataError, match="duplicate column"):
         read_table(frame)
+
+
+def test_duplicate_header_names_rejected(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,a,b\n1,2,3\n")
+    with pytest.raises(DataError, match="names column\\(s\\) \\['a'\\] more than once"):
+        read_table(path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -205,6 +206,14 @@ class AnomalyPipeline(BaseEstimator):
         if len(frame) == 0:
             raise DataError("no rows to score: pass at least one record")
         matrix, report = self.preprocessor_.transform(frame)
+        if report.changed_constants:
+            warnings.warn(
+                f"column(s) {sorted(report.changed_constants)} were constant in training but "
+                "take other values here, which the model cannot see: refit on data where "
+                "they vary if they matter",
+                UserWarning,
+                stacklevel=3,
+            )
         return frame, matrix, report
 
     def anomaly_score(self, X: TableLike) -> np.ndarray:

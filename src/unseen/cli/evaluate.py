@@ -59,7 +59,8 @@ def evaluate_command(
         list[str], typer.Option(help="Label value meaning normal (text labels).")
     ] = [],  # noqa: B006
     k: Annotated[
-        int | None, typer.Option(help="k for precision at k; default: number of anomalies.")
+        int | None,
+        typer.Option(help="k for precision at k; default: number of anomalies.", min=1),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
     html: Annotated[

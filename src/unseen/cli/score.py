@@ -64,6 +64,10 @@ def score_command(
         )
         if report["unseen_categories"]:
             console.print(f"unseen categories per column: {report['unseen_categories']}")
+        if report.get("changed_constants"):
+            console.print(
+                f"values in columns that were constant in training: {report['changed_constants']}"
+            )
         if report["missing_values"]:
             console.print(f"missing values per column: {report['missing_values']}")
 

@@ -54,6 +54,7 @@ class Schema:
     label_column: str | None = None
     ignore_columns: list[str] = field(default_factory=list)
     dropped_columns: dict[str, str] = field(default_factory=dict)
+    constant_values: dict[str, float | str] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> list[str]:
@@ -66,6 +67,7 @@ class Schema:
             "label_column": self.label_column,
             "ignore_columns": list(self.ignore_columns),
             "dropped_columns": dict(self.dropped_columns),
+            "constant_values": dict(self.constant_values),
         }
 
     @classmethod
@@ -76,6 +78,7 @@ class Schema:
             label_column=data.get("label_column"),
             ignore_columns=list(data.get("ignore_columns", [])),
             dropped_columns=dict(data.get("dropped_columns", {})),
+            constant_values=dict(data.get("constant_values", {})),
         )
 
     def check_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -134,15 +137,18 @@ def infer_schema(
     reserved = set(id_columns) | set(ignore_columns) | {label_column}
     features: list[Column] = []
     dropped: dict[str, str] = {}
+    constants: dict[str, float | str] = {}
     for name in frame.columns:
         if name in reserved:
             continue
         values = frame[name]
+        _check_scalar(values, name)
         if values.isna().all():
             dropped[name] = "entirely missing"
             continue
         if values.nunique(dropna=False) <= 1:
             dropped[name] = "constant"
+            constants[name] = _constant_value(values)
             continue
         if name in forced_categorical:
             features.append(Column(name, ColumnKind.CATEGORICAL))
@@ -164,7 +170,49 @@ def infer_schema(
             "no usable feature columns: every column is an id, the label, ignored, "
             "constant or entirely missing; pass a table with at least one varying column"
         )
-    return Schema(features, id_columns, label_column, ignore_columns, dropped)
+    return Schema(features, id_columns, label_column, ignore_columns, dropped, constants)
+
+
+def _constant_value(values: pd.Series) -> float | str:
+    value = values.iloc[0]
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return float(value)
+    return str(value)
+
+
+def count_changed_constants(schema: Schema, frame: pd.DataFrame) -> dict[str, int]:
+    """Count, per column that was constant in training, the rows where it now differs.
+
+    Those columns are not features, so the detector cannot see such changes;
+    reporting them keeps a new value in a formerly constant column visible.
+    """
+    changed = {}
+    for name, constant in schema.constant_values.items():
+        if name not in frame.columns:
+            continue
+        values = frame[name]
+        if isinstance(constant, float):
+            numbers = pd.to_numeric(values, errors="coerce")
+            differs = values.notna() & ~np.isclose(numbers, constant, equal_nan=False)
+        else:
+            differs = values.notna() & (values.astype(str) != constant)
+        if differs.any():
+            changed[name] = int(differs.sum())
+    return changed
+
+
+def _check_scalar(values: pd.Series, name: str) -> None:
+    """Raise ``DataError`` if a column holds lists, arrays or mappings (nested Parquet)."""
+    if values.dtype != object:
+        return
+    nested = values.map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray)))
+    if nested.any():
+        row = nested.idxmax()
+        raise DataError(
+            f"column {name!r} contains nested values such as a {type(values[row]).__name__} "
+            f"(row {row}): flatten it into scalar columns, or leave it out with ignore_columns "
+            "(--ignore)"
+        )
 
 
 def _infer_column(values: pd.Series, name: str) -> Column:

@@ -160,9 +160,15 @@ def _open_gzip(path: Path) -> io.TextIOBase:
 def _looks_like_header(line: str, delimiter: str) -> bool:
     fields = next(csv.reader([line], delimiter=delimiter))
     fields = [f.strip() for f in fields]
-    if len(set(fields)) != len(fields):
+    if any(_is_number(f) for f in fields):
         return False
-    return not any(_is_number(f) for f in fields)
+    if len(set(fields)) != len(fields):
+        duplicated = sorted({f for f in fields if fields.count(f) > 1})
+        raise DataError(
+            f"the header names column(s) {duplicated} more than once: rename them so each "
+            "is unique, or pass header=False (--no-header) if the first line is data"
+        )
+    return True
 
 
 def _is_number(text: str) -> bool:

@@ -74,7 +74,7 @@ def binary_labels(values, normal_values: list[str] | None = None) -> np.ndarray:
     if pd.api.types.is_bool_dtype(series):
         return series.to_numpy(dtype=int)
     if pd.api.types.is_numeric_dtype(series):
-        distinct = set(np.unique(series.to_numpy()))
+        distinct = {value.item() for value in np.unique(series.to_numpy())}
         if distinct <= {0, 1}:
             return series.to_numpy(dtype=int)
         raise DataError(

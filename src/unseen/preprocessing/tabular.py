@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from unseen.data.schema import ColumnKind, Schema
+from unseen.data.schema import ColumnKind, Schema, count_changed_constants
 from unseen.errors import NotFittedError
 
 MISSING_CATEGORY = "<missing>"
@@ -35,12 +35,14 @@ class TransformReport:
     n_rows: int = 0
     unseen_categories: dict[str, int] = field(default_factory=dict)
     missing_values: dict[str, int] = field(default_factory=dict)
+    changed_constants: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: TransformReport) -> None:
         self.n_rows += other.n_rows
         for target, source in (
             (self.unseen_categories, other.unseen_categories),
             (self.missing_values, other.missing_values),
+            (self.changed_constants, other.changed_constants),
         ):
             for name, count in source.items():
                 target[name] = target.get(name, 0) + count
@@ -50,6 +52,7 @@ class TransformReport:
             "n_rows": self.n_rows,
             "unseen_categories": dict(self.unseen_categories),
             "missing_values": dict(self.missing_values),
+            "changed_constants": dict(self.changed_constants),
         }
 
 
@@ -110,6 +113,7 @@ class TabularPreprocessor:
             raise NotFittedError("this preprocessor is not fitted yet: call fit first")
         features = self.schema.check_frame(frame)
         report = TransformReport(n_rows=len(frame))
+        report.changed_constants = count_changed_constants(self.schema, frame)
         blocks = []
         for column in self.schema.features:
             values = features[column.name]

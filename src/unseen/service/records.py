@@ -174,6 +174,8 @@ class RecordValidator:
 
         Gives the same counts as the preprocessor's transform report, without
         encoding the rows; batched single records use it for their own report.
+        NOTE: converted rows keep only feature and id columns, so new values in
+        columns that were constant in training are not counted here.
         """
         missing: dict[str, int] = {}
         unseen: dict[str, int] = {}
@@ -242,6 +244,11 @@ def parse_json_body(body: bytes) -> list[Any]:
         raise invalid_input([ErrorDetail(message=message)]) from None
     except RecursionError:
         raise invalid_input([ErrorDetail(message="the JSON body is nested too deeply")]) from None
+    except ValueError as exc:
+        # Integers longer than Python's int_max_str_digits (4,300 digits) land here.
+        raise invalid_input(
+            [ErrorDetail(message=f"invalid number in the JSON body: {exc}")]
+        ) from None
     if not isinstance(document, dict) or "records" not in document:
         message = f'expected an object {{"records": [...]}}, got {_json_type(document)}'
         if isinstance(document, dict):
