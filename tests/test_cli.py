@@ -260,3 +260,25 @@ def test_fit_default_detector(tmp_path, capsys):
     code, _, err = run_cli(["fit", data, "-o", tmp_path / "m.unseen", "-q"], capsys)
     assert code == 0, err
     assert AnomalyPipeline.load(tmp_path / "m.unseen").detector_.name == DEFAULT_DETECTOR
+
+
+def test_fit_missing_output_folder_fails_early(tmp_path, capsys, monkeypatch):
+    from unseen.pipeline import AnomalyPipeline
+
+    def fail_if_called(*args, **kwargs):
+        raise AssertionError("training started before the output path was checked")
+
+    monkeypatch.setattr(AnomalyPipeline, "fit", fail_if_called)
+    data = write(tmp_path / "train.csv", "a,b\n" + "".join(f"{i},{i % 4}\n" for i in range(30)))
+    code, _, err = run_cli(["fit", data, "-o", tmp_path / "absent" / "m.unseen"], capsys)
+    assert_one_line_error(code, err, "does not exist")
+
+
+def test_bench_rejected_input_leaves_no_folder(tmp_path, capsys):
+    target = tmp_path / "bench-out"
+    code, _, err = run_cli(["bench", tmp_path / "absent.npz", "-o", target, "-q"], capsys)
+    assert_one_line_error(code, err, "does not exist")
+    assert not target.exists()
+    code, _, err = run_cli(["bench", tmp_path, "-o", target, "--seeds", "x", "-q"], capsys)
+    assert code == 2
+    assert not target.exists()

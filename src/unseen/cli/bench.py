@@ -83,8 +83,8 @@ def bench_command(
     from unseen.bench import load_labelled, run_benchmark, summary_markdown
     from unseen.bench.peers import pyod_available
 
-    if not output.is_dir():
-        output.mkdir(parents=True, exist_ok=True)
+    if output.exists() and not output.is_dir():
+        raise UnseenError(f"--output {str(output)!r} is a file: pass a folder for the results")
     files = _dataset_files(data)
     candidates = [f"unseen:{d.strip()}" for d in detectors.split(",") if d.strip()]
     if peers.strip().lower() != "none":
@@ -97,13 +97,16 @@ def bench_command(
         candidates += [f"pyod:{name}" for name in names]
     if not candidates:
         raise UnseenError("nothing to run: name at least one detector or peer")
+    seed_list = _parse_seeds(seeds)
     if not quiet:
         logging.getLogger("unseen.bench").setLevel(logging.INFO)
+    # Created only once the inputs are valid, so a rejected command leaves no folder.
+    output.mkdir(parents=True, exist_ok=True)
     partial = output / "runs.partial.csv"
     results = run_benchmark(
         (load_labelled(path, label) for path in files),
         candidates,
-        seeds=_parse_seeds(seeds),
+        seeds=seed_list,
         settings=[s.strip() for s in settings.split(",") if s.strip()],
         max_rows=max_rows,
         results_path=partial,

@@ -60,6 +60,7 @@ def fit_command(
     from unseen.evaluation import binary_labels
     from unseen.pipeline import AnomalyPipeline
 
+    _check_output_path(output)
     frame = read_table(data, header=parse_header(no_header))
     if train_on_normal:
         if label is None:
@@ -100,6 +101,15 @@ def fit_command(
             f"{pipeline.calibrator_.rule.describe()}, threshold {pipeline.threshold_:.6g}; "
             f"wrote {output}"
         )
+
+
+def _check_output_path(output: Path) -> None:
+    """Reject an unusable model path before training rather than after it."""
+    folder = output.parent if str(output.parent) else Path(".")
+    if not folder.is_dir():
+        raise UnseenError(f"cannot write {str(output)!r}: folder {str(folder)!r} does not exist")
+    if output.is_dir():
+        raise UnseenError(f"cannot write {str(output)!r}: it is a folder, pass a file name")
 
 
 def _parse_dims(text: str) -> list[int]:
