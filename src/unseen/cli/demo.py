@@ -50,7 +50,8 @@ def demo_command(
     result[LABEL] = test[LABEL].to_numpy()
 
     stdout.print(
-        f"Alarm rule: {pipeline.calibrator_.rule.describe()} -> threshold "
+        f"Detector {pipeline.detector_.name}; alarm rule: "
+        f"{pipeline.calibrator_.rule.describe()} -> threshold "
         f"{pipeline.threshold_:.4g}; flagged {int(result['is_anomaly'].sum())} of {len(result)}."
     )
     stdout.print(_top_table(result, top))
