@@ -362,6 +362,17 @@ def test_huge_integer_rejected(client, score_table):
     assert response.json()["details"][0]["field"] == "dst_bytes"
 
 
+def test_integer_over_digit_limit_rejected(client, score_table):
+    # Python's json refuses integers over 4,300 digits with ValueError.
+    text = json.dumps({"records": [_record(score_table)]})
+    text = text.replace('"dst_bytes": ', '"dst_bytes": ' + "9" * 5000 + ', "unused": ', 1)
+
+    response = post_json_text(client, text)
+
+    assert response.status_code == 422
+    assert "invalid number" in response.json()["details"][0]["message"]
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [
