@@ -221,3 +221,16 @@ def test_nested_column_rejected():
     frame = pd.DataFrame({"v": np.arange(30.0), "tags": [["a", "b"]] * 30})
     with pytest.raises(DataError, match="'tags' contains nested values such as a list"):
         AnomalyPipeline().fit(frame)
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("epochs", 0), ("batch_size", -1), ("learning_rate", 0.0), ("weight_decay", -0.1)],
+)
+@pytest.mark.parametrize("detector", ["autoencoder", "vae", "gan", "deep_svdd"])
+def test_torch_detectors_reject_bad_training_params(detector, param, value):
+    from unseen.detectors import make_detector
+
+    model = make_detector(detector, **{param: value})
+    with pytest.raises(UnseenError, match=param):
+        model.fit(np.zeros((30, 3), dtype=np.float32))

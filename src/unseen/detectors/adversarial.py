@@ -20,11 +20,12 @@ from torch.nn import functional
 
 from unseen import progress
 from unseen.detectors.autoencoder import check_hidden_dims
-from unseen.detectors.base import BaseDetector, check_fraction, check_positive_int
+from unseen.detectors.base import BaseDetector, check_fraction
 from unseen.detectors.torch_training import (
     TrainingHistory,
     apply_in_batches,
     build_mlp,
+    check_training_params,
     load_arrays,
     resolve_device,
     resolve_seed,
@@ -154,13 +155,9 @@ class GANDetector(BaseDetector):
 
     def _fit(self, X: np.ndarray) -> None:
         dims = check_hidden_dims(self.hidden_dims)
-        check_positive_int("epochs", self.epochs)
-        check_positive_int("batch_size", self.batch_size)
-        check_fraction("learning_rate", self.learning_rate, 0.0, 10.0)
+        check_training_params(self)
         check_fraction("adversarial_weight", self.adversarial_weight, -1e-12, 1e6)
         check_fraction("feature_weight", self.feature_weight, -1e-12, 1e6)
-        check_fraction("validation_fraction", self.validation_fraction, 0.0, 0.5)
-        check_positive_int("patience", self.patience)
         self.seed_ = resolve_seed(self.random_state)
         self._device = resolve_device(self.device)
         with seeded(self.seed_) as generator:

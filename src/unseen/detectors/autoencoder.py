@@ -8,10 +8,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from unseen.detectors.base import BaseDetector, check_fraction, check_positive_int
+from unseen.detectors.base import BaseDetector, check_positive_int
 from unseen.detectors.torch_training import (
     apply_in_batches,
     build_mlp,
+    check_training_params,
     load_arrays,
     resolve_device,
     resolve_seed,
@@ -145,11 +146,7 @@ class AutoencoderDetector(BaseDetector):
 
     def _fit(self, X: np.ndarray) -> None:
         dims = resolve_hidden_dims(self.hidden_dims, X.shape[1])
-        epochs = check_positive_int("epochs", self.epochs)
-        batch_size = check_positive_int("batch_size", self.batch_size)
-        learning_rate = check_fraction("learning_rate", self.learning_rate, 0.0, 10.0)
-        check_fraction("validation_fraction", self.validation_fraction, 0.0, 0.5)
-        check_positive_int("patience", self.patience)
+        epochs, batch_size, learning_rate = check_training_params(self)
         if not 0.0 <= self.trim_fraction < 0.5:
             raise UnseenError(f"trim_fraction must be in [0, 0.5), got {self.trim_fraction!r}")
         self.seed_ = resolve_seed(self.random_state)

@@ -9,9 +9,10 @@ import torch
 from torch import nn
 
 from unseen.detectors.autoencoder import check_hidden_dims
-from unseen.detectors.base import BaseDetector, check_fraction, check_positive_int
+from unseen.detectors.base import BaseDetector
 from unseen.detectors.torch_training import (
     apply_in_batches,
+    check_training_params,
     load_arrays,
     resolve_device,
     resolve_seed,
@@ -110,11 +111,7 @@ class DeepSVDDDetector(BaseDetector):
 
     def _fit(self, X: np.ndarray) -> None:
         dims = check_hidden_dims(self.hidden_dims)
-        epochs = check_positive_int("epochs", self.epochs)
-        batch_size = check_positive_int("batch_size", self.batch_size)
-        learning_rate = check_fraction("learning_rate", self.learning_rate, 0.0, 10.0)
-        check_fraction("validation_fraction", self.validation_fraction, 0.0, 0.5)
-        check_positive_int("patience", self.patience)
+        epochs, batch_size, learning_rate = check_training_params(self)
         self.seed_ = resolve_seed(self.random_state)
         self._device = resolve_device(self.device)
         with seeded(self.seed_) as generator:

@@ -34,6 +34,25 @@ def resolve_seed(random_state: int | None) -> int:
     return int(random_state)
 
 
+def check_training_params(detector) -> tuple[int, int, float]:
+    """Validate the training hyper-parameters the torch detectors share.
+
+    Checks ``epochs``, ``batch_size``, ``learning_rate``, ``weight_decay``,
+    ``validation_fraction`` and ``patience`` on ``detector`` and returns
+    (epochs, batch_size, learning_rate); raises ``UnseenError`` on the first
+    invalid value.
+    """
+    from unseen.detectors.base import check_fraction, check_positive_int
+
+    epochs = check_positive_int("epochs", detector.epochs)
+    batch_size = check_positive_int("batch_size", detector.batch_size)
+    learning_rate = check_fraction("learning_rate", detector.learning_rate, 0.0, 10.0)
+    check_fraction("weight_decay", detector.weight_decay, -1e-12, 1.0)
+    check_fraction("validation_fraction", detector.validation_fraction, 0.0, 0.5)
+    check_positive_int("patience", detector.patience)
+    return epochs, batch_size, learning_rate
+
+
 def resolve_device(device: str) -> torch.device:
     """Map ``"auto"``, ``"cpu"`` or ``"cuda"`` to a torch device that exists."""
     if device == "auto":

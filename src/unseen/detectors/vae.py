@@ -9,9 +9,10 @@ import torch
 from torch import nn
 
 from unseen.detectors.autoencoder import AutoencoderDetector, check_hidden_dims
-from unseen.detectors.base import check_fraction, check_positive_int
+from unseen.detectors.base import check_fraction
 from unseen.detectors.torch_training import (
     build_mlp,
+    check_training_params,
     load_arrays,
     resolve_device,
     resolve_seed,
@@ -111,12 +112,8 @@ class VAEDetector(AutoencoderDetector):
 
     def _fit(self, X: np.ndarray) -> None:
         dims = check_hidden_dims(self.hidden_dims)
-        epochs = check_positive_int("epochs", self.epochs)
-        batch_size = check_positive_int("batch_size", self.batch_size)
-        learning_rate = check_fraction("learning_rate", self.learning_rate, 0.0, 10.0)
+        epochs, batch_size, learning_rate = check_training_params(self)
         beta = check_fraction("beta", self.beta, -1e-12, 1e6)
-        check_fraction("validation_fraction", self.validation_fraction, 0.0, 0.5)
-        check_positive_int("patience", self.patience)
         self.seed_ = resolve_seed(self.random_state)
         self._device = resolve_device(self.device)
 
