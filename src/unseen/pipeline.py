@@ -129,8 +129,7 @@ class AnomalyPipeline(BaseEstimator):
             categorical_columns=self.categorical_columns,
             numeric_columns=self.numeric_columns,
         )
-        seed = self.random_state if self.random_state is not None else None
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(self.random_state)
         order = rng.permutation(len(frame))
         n_calibration = max(1, int(round(len(frame) * self.calibration_fraction)))
         calibration_rows, training_rows = order[:n_calibration], order[n_calibration:]
