@@ -282,3 +282,19 @@ def test_bench_rejected_input_leaves_no_folder(tmp_path, capsys):
     code, _, err = run_cli(["bench", tmp_path, "-o", target, "--seeds", "x", "-q"], capsys)
     assert code == 2
     assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--seeds", "-1"], "from 0 to 4294967295"),
+        (["--settings", ""], "--settings needs"),
+        (["--max-rows", "100"], "cannot split"),
+    ],
+)
+def test_bench_bad_values_exit_2(datasets_dir, tmp_path, capsys, extra, message):
+    data = datasets_dir / "tabular" / "adbench" / "10_cover.npz"
+    args = ["bench", data, "-o", tmp_path / "out", "--detectors", "robust_z"]
+    args += ["--peers", "none", "--seeds", "0", "-q", *extra]
+    code, _, err = run_cli(args, capsys)
+    assert_one_line_error(code, err, message)

@@ -186,3 +186,32 @@ def test_cli_fits_ensemble_and_lists_detectors(frame, tmp_path, capsys):
     for name in REGISTRY:
         assert name in listing
     assert json.dumps([64, 16]) in listing
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('- {column: a, operator: ">", value: ' + "9" * 400 + "}\n", "finite number"),
+        ('- {column: a, operator: "==", value: null}\n', "is missing"),
+        ('- {column: a, operator: "in", value: [[1], {x: 1}]}\n', "finite numbers or text"),
+        ('- {column: a, operator: ">", value: 1e5}\n', "YAML reads 1e5 as text"),
+    ],
+)
+def test_rules_file_values_rejected(tmp_path, content, message):
+    from unseen.detectors.rules import RulesDetector
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(content)
+    frame = pd.DataFrame({"a": np.arange(40.0)})
+    detector = RulesDetector(rules_path=str(path))
+    with pytest.raises(UnseenError, match=message):
+        detector.fit(frame.to_numpy(dtype=np.float32), raw_frame=frame)
+
+
+def test_rules_file_not_utf8_rejected(tmp_path):
+    from unseen.detectors.rules import read_rules_file
+
+    path = tmp_path / "rules.yaml"
+    path.write_bytes(b"\xff\xfe- {column: a}")
+    with pytest.raises(UnseenError, match="not UTF-8 text"):
+        read_rules_file(path)

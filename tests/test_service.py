@@ -722,3 +722,15 @@ def test_serve_cli_bad_model_exits_2(tmp_path):
 
     assert exit_code == 2
     assert "model file not found" in log_path.read_text()
+
+
+def test_csv_repeated_header_rejected(client, score_table):
+    frame = score_table.head(2)
+    text = frame.to_csv(index=False)
+    header, rest = text.split("\n", 1)
+    body = header + ",duration\n" + "\n".join(line + ",7" for line in rest.strip().split("\n"))
+
+    response = client.post(score_url(), content=body, headers={"Content-Type": "text/csv"})
+
+    assert response.status_code == 422
+    assert "['duration'] more than once" in response.json()["details"][0]["message"]

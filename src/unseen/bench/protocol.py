@@ -98,13 +98,21 @@ def make_split(
     """Subsample, split 70/30 stratified by label, and keep the rows the setting trains on."""
     if setting not in SETTINGS:
         raise UnseenError(f"setting must be one of {', '.join(SETTINGS)}, got {setting!r}")
-    data = subsample(data, max_rows, seed)
-    train_rows, test_rows = train_test_split(
-        np.arange(len(data.labels)),
-        test_size=TEST_FRACTION,
-        stratify=data.labels,
-        random_state=seed,
-    )
+    try:
+        data = subsample(data, max_rows, seed)
+        train_rows, test_rows = train_test_split(
+            np.arange(len(data.labels)),
+            test_size=TEST_FRACTION,
+            stratify=data.labels,
+            random_state=seed,
+        )
+    except ValueError as exc:
+        # scikit-learn cannot stratify a class with fewer than two rows per part.
+        raise DataError(
+            f"cannot split {data.name!r} ({int(data.labels.sum())} anomalies in "
+            f"{len(data.labels)} rows, at most {max_rows} kept) 70/30 by label: {exc}; "
+            "raise --max-rows or use a larger file"
+        ) from None
     train_rows, test_rows = np.sort(train_rows), np.sort(test_rows)
     train_labels = data.labels[train_rows]
     if setting == "clean":

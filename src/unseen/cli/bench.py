@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +10,7 @@ import typer
 
 from unseen.cli.common import console, write_table
 from unseen.errors import UnseenError
+from unseen.io.atomic import write_atomically
 
 DEFAULT_PEERS = "IForest,ECOD,KNN,AutoEncoder,VAE,DeepSVDD"
 
@@ -23,7 +22,10 @@ def _parse_seeds(text: str) -> list[int]:
         raise UnseenError(f"--seeds expects integers separated by commas, got {text!r}") from None
     if not seeds:
         raise UnseenError("--seeds needs at least one seed, e.g. --seeds 0,1,2")
-    return seeds
+    invalid = [seed for seed in seeds if not 0 <= seed < 2**32]
+    if invalid:
+        raise UnseenError(f"--seeds must be integers from 0 to 4294967295, got {invalid}")
+    return sorted(set(seeds), key=seeds.index)
 
 
 def _dataset_files(paths: list[Path]) -> list[Path]:
@@ -98,6 +100,9 @@ def bench_command(
     if not candidates:
         raise UnseenError("nothing to run: name at least one detector or peer")
     seed_list = _parse_seeds(seeds)
+    setting_list = list(dict.fromkeys(s.strip() for s in settings.split(",") if s.strip()))
+    if not setting_list:
+        raise UnseenError("--settings needs unsupervised, clean, or both, comma-separated")
     if not quiet:
         logging.getLogger("unseen.bench").setLevel(logging.INFO)
     # Created only once the inputs are valid, so a rejected command leaves no folder.
@@ -107,7 +112,7 @@ def bench_command(
         (load_labelled(path, label) for path in files),
         candidates,
         seeds=seed_list,
-        settings=[s.strip() for s in settings.split(",") if s.strip()],
+        settings=setting_list,
         max_rows=max_rows,
         results_path=partial,
         resume=resume,
@@ -131,10 +136,7 @@ def bench_command(
 
 
 def _write_text(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
+    write_atomically(path, text.encode("utf-8"))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,8 +8,6 @@ independently), so streamed and in-memory results are the same.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +15,7 @@ from typing import Annotated
 import typer
 
 from unseen.cli.common import console, parse_header, progress_bars, write_table
-from unseen.errors import UnseenError
+from unseen.io.atomic import atomic_path
 
 DEFAULT_BATCH_ROWS = 100_000
 
@@ -93,42 +91,33 @@ def _score_in_batches(pipeline, data, output, batch_rows, top_k, reasons_for, qu
     from unseen.preprocessing.tabular import TransformReport
 
     source = pq.ParquetFile(data)
-    directory = output.parent if str(output.parent) else Path(".")
-    if not directory.is_dir():
-        raise UnseenError(f"cannot write {str(output)!r}: folder {str(directory)!r} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=directory)
-    os.close(handle)
     as_parquet = table_format(output) == "parquet"
     writer = None
     schema = None
     report = TransformReport()
     n_rows = flagged = 0
-    try:
-        with progress_bars(quiet):
-            for batch in source.iter_batches(batch_size=batch_rows):
-                frame = read_table(batch.to_pandas())
-                result = pipeline.detect(frame, top_k=top_k, reasons_for=reasons_for)
-                part = result.attrs["transform_report"]
-                report.merge(TransformReport(**part))
-                n_rows += len(result)
-                flagged += int(result["is_anomaly"].sum())
-                if as_parquet:
-                    table = pa.Table.from_pandas(result, preserve_index=False)
-                    if writer is None:
-                        schema = _concrete_schema(table.schema)
-                        writer = pq.ParquetWriter(temporary, schema)
-                    writer.write_table(table.cast(schema))
-                else:
-                    result.to_csv(temporary, mode="a", header=n_rows == len(result), index=False)
-        if writer is not None:
-            writer.close()
-            writer = None
-        os.replace(temporary, output)
-    except BaseException:
-        if writer is not None:
-            writer.close()
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(output) as temporary:
+        try:
+            with progress_bars(quiet):
+                for batch in source.iter_batches(batch_size=batch_rows):
+                    frame = read_table(batch.to_pandas())
+                    result = pipeline.detect(frame, top_k=top_k, reasons_for=reasons_for)
+                    part = result.attrs["transform_report"]
+                    report.merge(TransformReport(**part))
+                    n_rows += len(result)
+                    flagged += int(result["is_anomaly"].sum())
+                    if as_parquet:
+                        table = pa.Table.from_pandas(result, preserve_index=False)
+                        if writer is None:
+                            schema = _concrete_schema(table.schema)
+                            writer = pq.ParquetWriter(temporary, schema)
+                        writer.write_table(table.cast(schema))
+                    else:
+                        header = n_rows == len(result)
+                        result.to_csv(temporary, mode="a", header=header, index=False)
+        finally:
+            if writer is not None:
+                writer.close()
     return n_rows, flagged, report.to_dict()
 
 

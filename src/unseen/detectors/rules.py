@@ -116,13 +116,36 @@ def _check_value(where: str, op: str, value: Any, given: bool) -> None:
         if given:
             raise UnseenError(f"{where}: operator 'is missing' takes no value, remove it")
     elif op in ORDERING:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-            raise UnseenError(f"{where}: operator {op!r} needs a number as value, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _is_finite(value):
+            raise UnseenError(
+                f"{where}: operator {op!r} needs a finite number as value, got {value!r} "
+                "(YAML reads 1e5 as text: write 1.0e+5 or 100000)"
+            )
     elif op in ("in", "not in"):
         if not isinstance(value, list) or not value:
             raise UnseenError(f"{where}: operator {op!r} needs a non-empty list, got {value!r}")
     elif not given or isinstance(value, (list, dict)):
         raise UnseenError(f"{where}: operator {op!r} needs one number or text, got {value!r}")
+    if op in ("==", "!=") and value is None:
+        raise UnseenError(f"{where}: compare with null using the operator 'is missing'")
+    if op in ("==", "!=", "in", "not in"):
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, (list, dict)) or (
+                isinstance(item, (int, float))
+                and not isinstance(item, bool)
+                and not _is_finite(item)
+            ):
+                raise UnseenError(
+                    f"{where}: operator {op!r} needs finite numbers or text, got {item!r}"
+                )
+
+
+def _is_finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def read_rules_file(path: str | Path) -> list[Any]:
@@ -131,7 +154,10 @@ def read_rules_file(path: str | Path) -> list[Any]:
     if not path.is_file():
         raise UnseenError(f"rules file not found: {str(path)!r}")
     suffix = path.suffix.lower()
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnseenError(f"rules file {str(path)!r} is not UTF-8 text: {exc}") from None
     try:
         if suffix in (".yaml", ".yml"):
             content = yaml.safe_load(text)

@@ -9,6 +9,7 @@ JSON match the category that a CSV file read as ``1`` produced in training.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -209,6 +210,10 @@ class RecordValidator:
             message = f"cannot parse the body as CSV: {' '.join(str(exc).split())}"
             raise invalid_input([ErrorDetail(message=message)]) from None
         frame.columns = [str(c) for c in frame.columns]
+        duplicated = _duplicated_header_names(body)
+        if duplicated:
+            message = f"the CSV header names column(s) {duplicated} more than once"
+            raise invalid_input([ErrorDetail(message=message)])
         if len(frame) == 0:
             raise invalid_input([ErrorDetail(message="the CSV body has a header but no records")])
         if len(frame) > max_records:
@@ -339,3 +344,10 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return "an object"
+
+
+def _duplicated_header_names(body: bytes) -> list[str]:
+    # pandas renames a repeated header name to "name.1", so read the raw header.
+    first_line = body.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+    names = [name.strip() for name in next(csv.reader([first_line]), [])]
+    return sorted({name for name in names if names.count(name) > 1})
