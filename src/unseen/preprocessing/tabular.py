@@ -205,6 +205,9 @@ def _transform_numeric(values: pd.Series, params: dict) -> np.ndarray:
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     missing = np.isnan(numbers)
     scaled = (np.where(missing, params["center"], numbers) - params["center"]) / params["scale"]
+    # NOTE: the compression also shrinks extreme new values (40 IQRs out becomes
+    # about 3.7), so detectors without their own large-value term, such as the
+    # default ensemble, can miss a single column far outside the training range.
     compressed = np.sign(scaled) * np.log1p(np.abs(scaled))
     if params["has_missing_indicator"]:
         return np.stack([compressed, missing.astype(float)], axis=1)
