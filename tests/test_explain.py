@@ -323,3 +323,15 @@ def test_unknown_explainer_method_rejected(autoencoder, new_rows):
     matrix, _ = autoencoder.preprocessor_.transform(new_rows)
     with pytest.raises(UnseenError, match="method must be one of auto, occlusion, got 'shap'"):
         explainer.attribute(autoencoder.detector_, autoencoder.preprocessor_, matrix)
+
+
+def test_zero_share_columns_are_not_reasons():
+    frame = pd.DataFrame({"a": np.arange(60.0), "b": np.arange(60.0) % 7})
+    rules = [{"column": "a", "operator": ">", "value": 100}]
+    pipeline = AnomalyPipeline(
+        detector="rules", detector_params={"rules": rules}, target_fpr=0.1, random_state=0
+    ).fit(frame)
+    result = pipeline.detect(pd.DataFrame({"a": [500.0], "b": [1.0]}), top_k=2)
+    assert result["reason_1"].iloc[0] == "a"
+    assert result["reason_2"].iloc[0] is None
+    assert np.isnan(result["reason_2_share"].iloc[0])

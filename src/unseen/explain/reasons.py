@@ -23,7 +23,8 @@ def add_reasons(
     """Add ``reason_i``/``reason_i_share`` and reason 1's observed and expected values.
 
     Only rows where the boolean mask ``explained`` is true are explained; the
-    others get no reason (None) and a NaN share. Observed and expected values
+    others, and ranks whose column contributed nothing, get no reason (None)
+    and a NaN share. Observed and expected values
     are text because one output column mixes values of different input columns.
     """
     names = np.asarray(pipeline.schema_.feature_names, dtype=object)
@@ -39,11 +40,19 @@ def add_reasons(
         order = attribution.ranking()[:, :top_k]
         local = np.arange(positions.size)
         for rank in range(top_k):
-            reasons[rank][positions] = names[order[:, rank]]
-            shares[rank][positions] = attribution.shares[local, order[:, rank]]
+            rank_shares = attribution.shares[local, order[:, rank]]
+            # A column that contributed nothing is no reason, so it is left out.
+            contributed = positions[rank_shares > 0]
+            reasons[rank][contributed] = names[order[rank_shares > 0, rank]]
+            shares[rank][contributed] = rank_shares[rank_shares > 0]
         first = order[:, 0]
-        observed_text[positions] = [format_value(v) for v in observed[local, first]]
-        expected_text[positions] = [format_value(v) for v in attribution.expected[local, first]]
+        has_reason = attribution.shares[local, first] > 0
+        observed_text[positions[has_reason]] = [
+            format_value(v) for v in observed[local, first][has_reason]
+        ]
+        expected_text[positions[has_reason]] = [
+            format_value(v) for v in attribution.expected[local, first][has_reason]
+        ]
     for rank in range(top_k):
         result[f"reason_{rank + 1}"] = reasons[rank]
         result[f"reason_{rank + 1}_share"] = shares[rank]
