@@ -146,3 +146,8 @@ def test_saved_file_gets_umask_permissions(fitted, tmp_path):
     finally:
         os.umask(umask)
     assert (tmp_path / "m.unseen").stat().st_mode & 0o777 == 0o644
+
+
+def test_folder_as_model_rejected(tmp_path):
+    with pytest.raises(ModelFileError, match="is a folder"):
+        AnomalyPipeline.load(tmp_path)

@@ -90,6 +90,8 @@ def save_pipeline(pipeline, path: str | os.PathLike) -> None:
 def read_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read and verify a model file; return (config, arrays) or raise ``ModelFileError``."""
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{str(path)!r} is a folder: pass the model file written by fit")
     if not path.is_file():
         raise ModelFileError(f"model file not found: {str(path)!r}")
     data = path.read_bytes()
