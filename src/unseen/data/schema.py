@@ -202,7 +202,7 @@ def count_changed_constants(schema: Schema, frame: pd.DataFrame) -> dict[str, in
 
 
 def _check_scalar(values: pd.Series, name: str) -> None:
-    """Raise ``DataError`` if a column holds lists, arrays or mappings (nested Parquet)."""
+    """Raise ``DataError`` if a column contains lists, arrays or mappings (nested Parquet)."""
     if values.dtype != object:
         return
     nested = values.map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray)))
@@ -247,7 +247,7 @@ def _infer_column(values: pd.Series, name: str) -> Column:
 
 
 def check_numeric(values: pd.Series, name: str) -> None:
-    """Raise ``DataError`` if a numeric column holds text or infinities."""
+    """Raise ``DataError`` if a numeric column contains text or infinities."""
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         numeric = pd.to_numeric(values, errors="coerce")
         bad = values[numeric.isna() & values.notna()]

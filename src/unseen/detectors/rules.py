@@ -60,7 +60,7 @@ class Rule:
         return equal & ~missing
 
     def check_column(self, values: pd.Series) -> None:
-        """Raise ``DataError`` if an ordering rule meets a column that holds text."""
+        """Raise ``DataError`` if an ordering rule meets a column that contains text."""
         if self.operator not in ORDERING:
             return
         present = values.dropna()

@@ -30,7 +30,7 @@ MAX_CATEGORIES = 100
 
 @dataclass
 class TransformReport:
-    """What a transform met that training did not: unseen categories and missing cells."""
+    """Counts of what a transform met that training did not: unseen categories, missing cells."""
 
     n_rows: int = 0
     unseen_categories: dict[str, int] = field(default_factory=dict)
