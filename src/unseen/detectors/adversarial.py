@@ -26,6 +26,8 @@ from unseen.detectors.torch_training import (
     apply_in_batches,
     build_mlp,
     check_training_params,
+    copy_state,
+    guarded_step,
     load_arrays,
     resolve_device,
     resolve_seed,
@@ -33,7 +35,7 @@ from unseen.detectors.torch_training import (
     split_validation,
     state_to_arrays,
 )
-from unseen.errors import TrainingError, UnseenError
+from unseen.errors import UnseenError
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +182,7 @@ class GANDetector(BaseDetector):
             network.discriminator_parameters(), betas=ADAM_BETAS, **options
         )
         history = TrainingHistory()
-        best_loss, best_state, stale = float("inf"), _copy_state(network), 0
+        best_loss, best_state, stale = float("inf"), copy_state(network), 0
         for epoch in range(int(self.epochs)):
             network.train()
             order = train_rows[torch.randperm(len(train_rows), generator=generator).numpy()]
@@ -196,7 +198,7 @@ class GANDetector(BaseDetector):
                 monitored = float(self._score_terms(X[validation_rows])[:, 0].mean())
                 history.validation_loss.append(monitored)
             if best_loss == float("inf") or best_loss - monitored > 1e-4 * abs(best_loss):
-                best_loss, best_state, stale = monitored, _copy_state(network), 0
+                best_loss, best_state, stale = monitored, copy_state(network), 0
                 history.best_epoch = epoch
             else:
                 stale += 1
@@ -216,7 +218,9 @@ class GANDetector(BaseDetector):
             logits.device
         )
         loss = functional.binary_cross_entropy_with_logits(logits, labels)
-        _step(loss, optimizer, network.discriminator_parameters(), "discriminator", epoch)
+        guarded_step(
+            loss, optimizer, network.discriminator_parameters(), "GAN discriminator training", epoch
+        )
 
     def _generator_step(self, batch: torch.Tensor, optimizer, epoch: int) -> float:
         network = self.network_
@@ -225,7 +229,9 @@ class GANDetector(BaseDetector):
         real_features = network.features(batch).detach()
         matching = ((network.features(reconstruction) - real_features) ** 2).mean()
         loss = rec + float(self.adversarial_weight) * matching
-        _step(loss, optimizer, network.generator_parameters(), "generator", epoch)
+        guarded_step(
+            loss, optimizer, network.generator_parameters(), "GAN generator training", epoch
+        )
         return float(loss.item())
 
     def _score_terms(self, X: np.ndarray) -> np.ndarray:
@@ -263,19 +269,3 @@ class GANDetector(BaseDetector):
         if scales.shape != (2,) or not (scales > 0).all():
             raise UnseenError(f"GAN state has invalid score scales {scales.tolist()}")
         self.scales_ = scales
-
-
-def _step(loss: torch.Tensor, optimizer, parameters, part: str, epoch: int) -> None:
-    if not torch.isfinite(loss):
-        raise TrainingError(
-            f"GAN {part} training diverged at epoch {epoch + 1}: the loss is {loss.item()}; "
-            "lower learning_rate or check the data for extreme values"
-        )
-    optimizer.zero_grad()
-    loss.backward()
-    nn.utils.clip_grad_norm_(parameters, max_norm=10.0)
-    optimizer.step()
-
-
-def _copy_state(network: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: value.detach().clone() for name, value in network.state_dict().items()}

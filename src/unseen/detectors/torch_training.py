@@ -134,7 +134,7 @@ def train_network(
     optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate, weight_decay=weight_decay)
     history = TrainingHistory()
     best_loss = float("inf")
-    best_state = _copy_state(network)
+    best_state = copy_state(network)
     epochs_without_gain = 0
     for epoch in range(epochs):
         network.train()
@@ -144,15 +144,7 @@ def train_network(
             batch = data[order[start : start + batch_size]]
             losses = row_loss(network, batch)
             loss = _trimmed_mean(losses, trim_fraction)
-            if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"{description} diverged at epoch {epoch + 1}: the loss is {loss.item()}; "
-                    "lower learning_rate or check the data for extreme values"
-                )
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(network.parameters(), max_norm=10.0)
-            optimizer.step()
+            guarded_step(loss, optimizer, network.parameters(), description, epoch)
             total += loss.item() * len(batch)
             count += len(batch)
         history.train_loss.append(total / count)
@@ -165,7 +157,7 @@ def train_network(
             history.validation_loss.append(monitored)
         if best_loss == float("inf") or best_loss - monitored > 1e-4 * abs(best_loss):
             best_loss, history.best_epoch = monitored, epoch
-            best_state = _copy_state(network)
+            best_state = copy_state(network)
             epochs_without_gain = 0
         else:
             epochs_without_gain += 1
@@ -175,6 +167,23 @@ def train_network(
     network.eval()
     logger.debug("%s stopped after %d epochs, best %d", description, epoch + 1, history.best_epoch)
     return history
+
+
+def guarded_step(loss: torch.Tensor, optimizer, parameters, description: str, epoch: int) -> None:
+    """Take one optimiser step on ``loss`` with clipped gradients.
+
+    Raises ``TrainingError`` instead when the loss is NaN or infinite, so a
+    diverged model never reaches scoring.
+    """
+    if not torch.isfinite(loss):
+        raise TrainingError(
+            f"{description} diverged at epoch {epoch + 1}: the loss is {loss.item()}; "
+            "lower learning_rate or check the data for extreme values"
+        )
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(parameters, max_norm=10.0)
+    optimizer.step()
 
 
 def _trimmed_mean(losses: torch.Tensor, trim_fraction: float) -> torch.Tensor:
@@ -195,7 +204,8 @@ def _evaluate(
     return float(_trimmed_mean(losses, trim))
 
 
-def _copy_state(network: nn.Module) -> dict[str, torch.Tensor]:
+def copy_state(network: nn.Module) -> dict[str, torch.Tensor]:
+    """Return a detached copy of ``network``'s parameters, for keeping the best epoch."""
     return {name: value.detach().clone() for name, value in network.state_dict().items()}
 
 
