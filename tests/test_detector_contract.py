@@ -18,7 +18,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from unseen.detectors import REGISTRY, make_detector
 from unseen.pipeline import AnomalyPipeline
@@ -55,15 +54,6 @@ def test_contract_covers_every_registered_detector():
     covered = {name for name in NAMES if "+" not in name} | {"ensemble"}
     assert set(REGISTRY) <= covered
     assert any("+" in name for name in NAMES)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Two busy cores make torch's default thread pool spin; one thread is far faster.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
