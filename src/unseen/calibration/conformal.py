@@ -23,7 +23,7 @@ RULES = ("fpr", "contamination", "score")
 
 @dataclass(frozen=True)
 class AlarmRule:
-    """How the threshold is chosen: a target false-positive rate, a share, or a score."""
+    """Rule that sets the threshold: a target false-positive rate, a share, or a score."""
 
     kind: str = "fpr"
     value: float = 0.01

@@ -46,7 +46,7 @@ def read_table(
         CSV (optionally gzipped) or Parquet file, a DataFrame (copied), or an array
         whose columns are named ``x0, x1, ...`` unless ``columns`` is given.
     header : bool or "infer", default="infer"
-        Whether a CSV file's first line holds column names. ``"infer"`` treats the
+        Whether a CSV file's first line contains column names. ``"infer"`` treats the
         first line as a header when none of its fields parses as a number and the
         fields are distinct; pass ``False`` for headerless files whose first row
         is all text.

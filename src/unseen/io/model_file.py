@@ -2,7 +2,7 @@
 
 A model file is a safetensors file: a JSON header followed by raw numeric
 arrays. Loading it parses JSON and copies numbers, so it can never run code,
-unlike pickle. The header metadata holds the pipeline configuration as JSON
+unlike pickle. The header metadata contains the pipeline configuration as JSON
 and a SHA-256 digest over that JSON and every array, so a truncated or edited
 file is rejected instead of silently scoring differently.
 """
