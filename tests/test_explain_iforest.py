@@ -52,7 +52,8 @@ def test_gains_telescope_to_path_shortening(fitted):
     normal_depth = average_path_length(np.array([detector.max_samples_]))[0]
     shortening = len(detector.trees_) * normal_depth - forest_path_lengths(matrix, detector.trees_)
     np.testing.assert_allclose(net.sum(axis=1), shortening, rtol=1e-9, atol=1e-9)
-    assert (positive >= net).all() and (positive >= 0).all()
+    assert (positive >= net).all()
+    assert (positive >= 0).all()
 
 
 def test_contributions_are_nonnegative_and_sum_to_score(fitted):

@@ -1,4 +1,4 @@
-"""Models whose target false-positive rate cannot be met flag nothing, and say so in JSON."""
+"""Models whose target false-positive rate cannot be met flag nothing and write a null threshold in JSON."""
 
 from __future__ import annotations
 

@@ -315,7 +315,7 @@ def _raw_frame_argument(detector: BaseDetector, frame: pd.DataFrame) -> dict:
     """Return ``{"raw_frame": frame}`` for detectors that set ``needs_raw_frame``, else ``{}``.
 
     Such detectors (the rules detector) read original column values, which the
-    encoded matrix no longer holds exactly.
+    encoded matrix no longer contains exactly.
     """
     return {"raw_frame": frame} if getattr(detector, "needs_raw_frame", False) else {}
 

@@ -43,7 +43,7 @@ def global_importance(
 
     ``max_rows`` explains a random sample of that many rows (seeded by
     ``random_state``) instead of all of them, which bounds the cost of
-    occlusion explanations. ``result.attrs`` holds ``n_rows``, ``n_flagged``
+    occlusion explanations. ``result.attrs`` contains ``n_rows``, ``n_flagged``
     and ``method``. ``method`` is passed to ``ColumnExplainer.attribute``.
     """
     frame, matrix, _ = pipeline.transform_table(X)
