@@ -1,4 +1,4 @@
-"""Models whose target false-positive rate cannot be met flag nothing and write a null threshold in JSON."""
+"""Models that cannot meet their target false-positive rate flag nothing; JSON gets null."""
 
 from __future__ import annotations
 
