@@ -1,4 +1,4 @@
-"""Models that cannot meet their target false-positive rate flag nothing; JSON gets null."""
+"""Models that cannot meet their target false-positive rate flag nothing and report null."""
 
 from __future__ import annotations
 
