@@ -37,6 +37,9 @@ DEFAULT_DETECTOR = "robust_ensemble"
 TableLike = pd.DataFrame | np.ndarray | str | os.PathLike
 
 
+CALIBRATION_MODES = ("auto", "holdout")
+
+
 class AnomalyPipeline(BaseEstimator):
     """Learn normal records from a table, then score, flag and explain new ones.
 
@@ -55,7 +58,14 @@ class AnomalyPipeline(BaseEstimator):
     score_threshold : float, optional
         Alarm rule instead of ``target_fpr``: flag anomaly scores above this value.
     calibration_fraction : float, default=0.2
-        Share of training rows held out to calibrate p-values and the threshold.
+        Share of training rows held out to calibrate p-values and the threshold,
+        when calibration holds rows out.
+    calibration : {"auto", "holdout"}, default="auto"
+        "auto" trains on every row and calibrates on the detector's
+        out-of-sample scores of its training rows when it provides them
+        (isolation forest, kNN, ECOD and ensembles of these; see
+        ``BaseDetector.out_of_sample_scores``), and holds rows out otherwise.
+        "holdout" always holds ``calibration_fraction`` of the rows out.
     id_columns, label_column, ignore_columns : optional
         Columns kept out of the features. Ids are copied to ``detect`` output;
         the label is only used by evaluation.
@@ -85,6 +95,7 @@ class AnomalyPipeline(BaseEstimator):
         contamination: float | None = None,
         score_threshold: float | None = None,
         calibration_fraction: float = 0.2,
+        calibration: str = "auto",
         id_columns: list[str] | None = None,
         label_column: str | None = None,
         ignore_columns: list[str] | None = None,
@@ -98,6 +109,7 @@ class AnomalyPipeline(BaseEstimator):
         self.contamination = contamination
         self.score_threshold = score_threshold
         self.calibration_fraction = calibration_fraction
+        self.calibration = calibration
         self.id_columns = id_columns
         self.label_column = label_column
         self.ignore_columns = ignore_columns
@@ -115,6 +127,11 @@ class AnomalyPipeline(BaseEstimator):
                 "calibration_fraction must be between 0.05 and 0.5, "
                 f"got {self.calibration_fraction!r}"
             )
+        if self.calibration not in CALIBRATION_MODES:
+            raise UnseenError(
+                f"calibration must be one of {', '.join(CALIBRATION_MODES)}, "
+                f"got {self.calibration!r}"
+            )
         frame = read_table(X)
         if len(frame) < MIN_TRAINING_ROWS:
             raise DataError(
@@ -129,17 +146,20 @@ class AnomalyPipeline(BaseEstimator):
             categorical_columns=self.categorical_columns,
             numeric_columns=self.numeric_columns,
         )
-        rng = np.random.default_rng(self.random_state)
-        order = rng.permutation(len(frame))
-        n_calibration = max(1, int(round(len(frame) * self.calibration_fraction)))
-        calibration_rows, training_rows = order[:n_calibration], order[n_calibration:]
+        self.detector_ = self._make_detector()
+        out_of_sample = self.calibration == "auto" and self.detector_.has_out_of_sample_scores()
+        if out_of_sample:
+            training_rows, calibration_rows = np.arange(len(frame)), np.arange(0)
+        else:
+            rng = np.random.default_rng(self.random_state)
+            order = rng.permutation(len(frame))
+            n_calibration = max(1, int(round(len(frame) * self.calibration_fraction)))
+            calibration_rows, training_rows = order[:n_calibration], order[n_calibration:]
         training_frame = frame.iloc[np.sort(training_rows)]
         calibration_frame = frame.iloc[np.sort(calibration_rows)]
 
         self.preprocessor_ = TabularPreprocessor(self.schema_).fit(training_frame)
         train_matrix, train_report = self.preprocessor_.transform(training_frame)
-        calibration_matrix, _ = self.preprocessor_.transform(calibration_frame)
-        self.detector_ = self._make_detector()
         logger.info(
             "fitting %s on %d rows x %d features",
             self.detector_.name,
@@ -150,9 +170,13 @@ class AnomalyPipeline(BaseEstimator):
         self.explainer_ = ColumnExplainer(random_state=self.random_state).fit(
             self.detector_, train_matrix, raw_frame=training_frame
         )
-        calibration_scores = self.detector_.anomaly_score(
-            calibration_matrix, **_raw_frame_argument(self.detector_, calibration_frame)
-        )
+        if out_of_sample:
+            calibration_scores = self.detector_.out_of_sample_scores()
+        else:
+            calibration_matrix, _ = self.preprocessor_.transform(calibration_frame)
+            calibration_scores = self.detector_.anomaly_score(
+                calibration_matrix, **_raw_frame_argument(self.detector_, calibration_frame)
+            )
         self.calibrator_ = ConformalCalibrator(rule).fit(calibration_scores)
         self.threshold_ = self.calibrator_.threshold_
         self.n_features_in_ = len(self.schema_.feature_names)
@@ -160,7 +184,8 @@ class AnomalyPipeline(BaseEstimator):
         self.training_info_ = {
             "n_rows": len(frame),
             "n_training_rows": len(training_rows),
-            "n_calibration_rows": len(calibration_rows),
+            "n_calibration_rows": len(calibration_scores),
+            "calibration": "out_of_sample" if out_of_sample else "holdout",
             "n_encoded_features": self.preprocessor_.n_features_out_,
             "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "unseen_version": __version__,

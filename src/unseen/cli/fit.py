@@ -94,9 +94,13 @@ def fit_command(
     pipeline.save(output)
     if not quiet:
         info = pipeline.training_info_
+        if info.get("calibration") == "out_of_sample":
+            calibrated = "calibrated on their out-of-sample scores"
+        else:
+            calibrated = f"{info['n_calibration_rows']} held out for calibration"
         console.print(
             f"fitted {pipeline.detector_.name} on {info['n_training_rows']} rows "
-            f"({info['n_calibration_rows']} held out for calibration), "
+            f"({calibrated}), "
             f"{len(pipeline.schema_.features)} columns -> {info['n_encoded_features']} features; "
             f"{pipeline.calibrator_.rule.describe()}, threshold {pipeline.threshold_:.6g}; "
             f"wrote {output}"

@@ -6,6 +6,7 @@ from unseen.detectors.adversarial import GANDetector
 from unseen.detectors.autoencoder import AutoencoderDetector
 from unseen.detectors.base import BaseDetector
 from unseen.detectors.deep_svdd import DeepSVDDDetector
+from unseen.detectors.ecod import ECODDetector
 from unseen.detectors.ensemble import EnsembleDetector
 from unseen.detectors.robust_ensemble import RobustEnsembleDetector
 from unseen.detectors.robust_z import RobustZDetector
@@ -46,6 +47,7 @@ for _detector_class in (
     RulesDetector,
     IsolationForestDetector,
     KNNDetector,
+    ECODDetector,
     EnsembleDetector,
     RobustEnsembleDetector,
 ):

@@ -59,6 +59,21 @@ class BaseDetector(BaseEstimator):
         """
         return None
 
+    def has_out_of_sample_scores(self) -> bool:
+        """Return True if ``fit`` also scores each training row without that row's influence."""
+        return type(self).out_of_sample_scores is not BaseDetector.out_of_sample_scores
+
+    def out_of_sample_scores(self) -> np.ndarray | None:
+        """Return the training rows' out-of-sample scores from the last ``fit``, or None.
+
+        Row ``i``'s score is computed as if row ``i`` had not been trained on
+        (leave-one-out for kNN, out-of-bag trees for the isolation forest), so
+        it is distributed like the score of a new row from the same data.
+        ``AnomalyPipeline`` calibrates on these instead of holding rows out.
+        They exist only after ``fit`` in this process; model files do not store them.
+        """
+        return None
+
     def reconstruct(self, X: np.ndarray) -> np.ndarray | None:
         """Return the model's reconstruction of ``X``, or None without a decoder."""
         return None

@@ -13,7 +13,7 @@ from unseen.errors import UnseenError
 
 logger = logging.getLogger(__name__)
 
-COMBINE_RULES = ("mean", "fisher")
+COMBINE_RULES = ("mean", "fisher", "max")
 OWN_PARAMS = ("members", "member_params", "combine", "random_state")
 
 
@@ -43,10 +43,11 @@ class EnsembleDetector(BaseDetector):
     """Average member detectors after turning each one's scores into normalised ranks.
 
     Each member is fitted on the same rows; its scores on those training rows
-    form its reference set. A new row's score from each member becomes its
-    normalised rank against that member's reference (see ``normalised_rank``),
-    which is 1 minus a p-value, so members with different score scales count
-    equally. ``make_detector("autoencoder+iforest")`` builds one.
+    form its reference set (out-of-sample scores where the member provides
+    them, so kNN does not count a row as its own neighbour). A new row's score
+    from each member becomes its normalised rank against that member's
+    reference (see ``normalised_rank``), which is 1 minus a p-value, so members
+    with different score scales count equally. ``make_detector("autoencoder+iforest")`` builds one.
 
     Parameters
     ----------
@@ -54,10 +55,13 @@ class EnsembleDetector(BaseDetector):
         Registered detector names.
     member_params : dict, optional
         Hyper-parameters per member name, e.g. ``{"autoencoder": {"epochs": 20}}``.
-    combine : {"mean", "fisher"}, default="mean"
+    combine : {"mean", "fisher", "max"}, default="mean"
         "mean" averages the normalised ranks u (the score lies in (0, 1));
         "fisher" sums ``-2 log(1 - u)`` (Fisher's method on the members'
-        p-values), which lets one member with a tiny p-value dominate.
+        p-values), which lets one member with a tiny p-value dominate;
+        "max" takes the largest rank, so a row is as anomalous as the member
+        that finds it most unusual says (each member's blind spot is covered
+        by the others, at the cost of more false alarms from any one member).
     random_state : int or None, default=None
         Seed for every member that takes one and has none in ``member_params``.
 
@@ -71,11 +75,11 @@ class EnsembleDetector(BaseDetector):
 
     Notes
     -----
-    Training scores are optimistic for detectors that fit their training rows
-    closely (kNN scores a training row against itself), so normalised ranks of
-    new rows are biased upwards. The bias is shared by all rows, so it leaves
-    the ranking intact, and ``AnomalyPipeline`` calibrates p-values on held-out
-    rows anyway.
+    In-sample training scores are optimistic for members that fit their
+    training rows closely, so normalised ranks of new rows are biased upwards.
+    The bias is shared by all rows, so it leaves each member's ranking intact,
+    and ``AnomalyPipeline`` calibrates p-values on held-out rows anyway (or on
+    out-of-sample scores, when every member provides them).
     """
 
     name = "ensemble"
@@ -150,28 +154,51 @@ class EnsembleDetector(BaseDetector):
                 member.set_params(random_state=self.seed_)
             logger.info("fitting ensemble member %s", name)
             member.fit(X)
-            reference = np.sort(member.anomaly_score(X))
+            training_scores = member.out_of_sample_scores()
+            if training_scores is None:
+                training_scores = member.anomaly_score(X)
+            reference = np.sort(training_scores)
             self.members_.append(member)
             self.references_.append(reference)
             spreads.append(_spread(reference))
         self.spreads_ = np.asarray(spreads)
+        if all(m.out_of_sample_scores() is not None for m in self.members_):
+            self.oos_training_scores_ = self._combine(
+                self._ranks([m.out_of_sample_scores() for m in self.members_])
+            )
 
-    def member_ranks(self, X: np.ndarray) -> np.ndarray:
-        """Return a (rows, members) array of normalised ranks in (0, 1)."""
-        X = self._check_matrix(X)
+    def has_out_of_sample_scores(self) -> bool:
+        from unseen.detectors import REGISTRY
+
+        names = [self.members] if isinstance(self.members, str) else list(self.members)
+        return all(n in REGISTRY and REGISTRY[n]().has_out_of_sample_scores() for n in names)
+
+    def out_of_sample_scores(self) -> np.ndarray | None:
+        return getattr(self, "oos_training_scores_", None)
+
+    def _ranks(self, member_scores: list[np.ndarray]) -> np.ndarray:
         columns = [
-            normalised_rank(member.anomaly_score(X), reference, spread)
-            for member, reference, spread in zip(
-                self.members_, self.references_, self.spreads_, strict=True
+            normalised_rank(scores, reference, spread)
+            for scores, reference, spread in zip(
+                member_scores, self.references_, self.spreads_, strict=True
             )
         ]
         return np.column_stack(columns)
 
-    def _anomaly_score(self, X: np.ndarray) -> np.ndarray:
-        ranks = self.member_ranks(X)
+    def _combine(self, ranks: np.ndarray) -> np.ndarray:
         if self.combine == "fisher":
             return (-2.0 * np.log1p(-ranks)).sum(axis=1)
+        if self.combine == "max":
+            return ranks.max(axis=1)
         return ranks.mean(axis=1)
+
+    def member_ranks(self, X: np.ndarray) -> np.ndarray:
+        """Return a (rows, members) array of normalised ranks in (0, 1)."""
+        X = self._check_matrix(X)
+        return self._ranks([member.anomaly_score(X) for member in self.members_])
+
+    def _anomaly_score(self, X: np.ndarray) -> np.ndarray:
+        return self._combine(self.member_ranks(X))
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         from unseen.pipeline import _json_params

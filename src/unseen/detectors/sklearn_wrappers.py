@@ -126,14 +126,40 @@ class IsolationForestDetector(BaseDetector):
         ).fit(X)
         self.max_samples_ = int(forest.max_samples_)
         self.trees_ = [_tree_arrays(estimator.tree_) for estimator in forest.estimators_]
+        self.oos_training_scores_ = self._out_of_bag(X, forest.estimators_samples_)
+
+    def _from_depths(self, depths: np.ndarray, n_trees: np.ndarray | int) -> np.ndarray:
+        """Turn summed depths over ``n_trees`` trees into scores, with sklearn's expression."""
+        denominator = n_trees * average_path_length(np.array([self.max_samples_]))[0]
+        if np.any(denominator == 0):
+            # One training row: every path has length 0, and sklearn defines the score as 1.
+            return np.ones(len(depths))
+        return 2.0 ** (-(depths / denominator))
 
     def _anomaly_score(self, X: np.ndarray) -> np.ndarray:
-        depths = forest_path_lengths(X, self.trees_)
-        denominator = len(self.trees_) * average_path_length(np.array([self.max_samples_]))[0]
-        if denominator == 0:
-            # One training row: every path has length 0, and sklearn defines the score as 1.
-            return np.ones(len(X))
-        return 2.0 ** (-(depths / denominator))
+        return self._from_depths(forest_path_lengths(X, self.trees_), len(self.trees_))
+
+    def _out_of_bag(self, X: np.ndarray, samples: list[np.ndarray]) -> np.ndarray:
+        """Score each training row with the trees whose subsample did not contain it.
+
+        A row inside every subsample (all rows, when there are at most
+        ``max_samples`` of them) keeps its in-sample score.
+        """
+        depth_sums, counts = np.zeros(len(X)), np.zeros(len(X))
+        all_depths = np.zeros(len(X))
+        for tree, in_bag in zip(self.trees_, samples, strict=True):
+            depths = forest_path_lengths(X, [tree])
+            all_depths += depths
+            out_of_bag = np.ones(len(X), dtype=bool)
+            out_of_bag[in_bag] = False
+            depth_sums[out_of_bag] += depths[out_of_bag]
+            counts[out_of_bag] += 1
+        never_out = counts == 0
+        depth_sums[never_out], counts[never_out] = all_depths[never_out], len(self.trees_)
+        return self._from_depths(depth_sums, counts)
+
+    def out_of_sample_scores(self) -> np.ndarray | None:
+        return getattr(self, "oos_training_scores_", None)
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         self._check_fitted()
@@ -193,13 +219,18 @@ class KNNDetector(BaseDetector):
     """Distance to the k-th nearest training row (Euclidean, in encoded units).
 
     Ramaswamy, Rastogi and Shim, "Efficient algorithms for mining outliers from
-    large data sets" (SIGMOD 2000). Training rows beyond ``max_reference_rows``
+    large data sets" (SIGMOD 2000); the mean over the k nearest is Angiulli and
+    Pizzuti's weight (PKDD 2002). Training rows beyond ``max_reference_rows``
     are subsampled with the seed; the kept rows are stored in the model file.
+    A training row is never its own neighbour in ``out_of_sample_scores``.
 
     Parameters
     ----------
     n_neighbors : int, default=5
-        k; the score is the distance to the k-th neighbour among training rows.
+        k, the number of nearest training rows the score looks at.
+    method : {"largest", "mean"}, default="largest"
+        "largest" scores the distance to the k-th neighbour, "mean" the mean
+        distance to the k nearest (less sensitive to one close neighbour).
     max_reference_rows : int, default=10000
     random_state : int or None, default=None
         Seed for the subsample.
@@ -211,23 +242,40 @@ class KNNDetector(BaseDetector):
     """
 
     name = "knn"
-    summary = "k-nearest-neighbour distance (scikit-learn); score = distance to the k-th neighbour"
+    summary = "k-nearest-neighbour distance (scikit-learn); score = k-th or mean distance"
 
-    def __init__(self, n_neighbors=5, max_reference_rows=MAX_REFERENCE_ROWS, random_state=None):
+    def __init__(
+        self,
+        n_neighbors=5,
+        method="largest",
+        max_reference_rows=MAX_REFERENCE_ROWS,
+        random_state=None,
+    ):
         self.n_neighbors = n_neighbors
+        self.method = method
         self.max_reference_rows = max_reference_rows
         self.random_state = random_state
 
     def _fit(self, X: np.ndarray) -> None:
         check_positive_int("n_neighbors", self.n_neighbors)
+        self._check_method()
         max_rows = check_positive_int("max_reference_rows", self.max_reference_rows)
         self.seed_ = resolve_seed(self.random_state)
+        X = np.asarray(X, dtype=np.float64)
+        in_reference = np.ones(len(X), dtype=bool)
         if len(X) > max_rows:
             rng = np.random.default_rng(self.seed_)
             keep = np.sort(rng.choice(len(X), size=max_rows, replace=False))
             logger.info("knn keeps %d of %d training rows", max_rows, len(X))
-            X = X[keep]
-        self._build_index(np.asarray(X, dtype=np.float64))
+            in_reference = np.isin(np.arange(len(X)), keep)
+        if in_reference.sum() < 2:
+            raise UnseenError("knn needs at least 2 reference rows to score rows out of sample")
+        self._build_index(X[in_reference])
+        self.oos_training_scores_ = self._leave_one_out(X, in_reference)
+
+    def _check_method(self) -> None:
+        if self.method not in ("largest", "mean"):
+            raise UnseenError(f"method must be 'largest' or 'mean', got {self.method!r}")
 
     def _build_index(self, reference: np.ndarray) -> None:
         self.reference_ = reference
@@ -237,9 +285,26 @@ class KNNDetector(BaseDetector):
         self._index = NearestNeighbors(n_neighbors=self.n_neighbors_, algorithm="brute")
         self._index.fit(reference)
 
+    def _reduce(self, distances: np.ndarray) -> np.ndarray:
+        return distances.mean(axis=1) if self.method == "mean" else distances[:, -1]
+
     def _anomaly_score(self, X: np.ndarray) -> np.ndarray:
         distances, _ = self._index.kneighbors(X.astype(np.float64))
-        return distances[:, -1]
+        return self._reduce(distances)
+
+    def _leave_one_out(self, X: np.ndarray, in_reference: np.ndarray) -> np.ndarray:
+        """Score training rows; a reference row skips itself, found at distance 0 first."""
+        k = min(self.n_neighbors_, len(self.reference_) - 1)
+        scores = np.empty(len(X))
+        outside = ~in_reference
+        if outside.any():
+            scores[outside] = self._anomaly_score(X[outside])
+        distances, _ = self._index.kneighbors(X[in_reference], n_neighbors=k + 1)
+        scores[in_reference] = self._reduce(distances[:, 1:])
+        return scores
+
+    def out_of_sample_scores(self) -> np.ndarray | None:
+        return getattr(self, "oos_training_scores_", None)
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         self._check_fitted()
