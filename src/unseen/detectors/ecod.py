@@ -3,9 +3,13 @@
 Li, Zhao, Hu, Botta, Ionescu and Chen, "ECOD: Unsupervised Outlier Detection
 Using Empirical Cumulative Distribution Functions" (IEEE TKDE, 2022). Each
 feature's empirical CDF gives a row's left-tail and right-tail probability; the
-score adds their negative logarithms over features.
+score adds their negative logarithms over features. As in the authors'
+released code, each feature contributes the larger of its skew-side tail term
+and the mean of its two tail terms. On the 30 ADBench files this per-feature
+rule ranked anomalies better than the paper's maximum over three whole-row
+sums (``benchmarks/default_design.py`` compares the two).
 
-Two choices differ from the paper's reference code, on purpose. The CDFs come
+Two choices differ from the authors' code, on purpose. The CDFs come
 from the training rows alone, so a row's score never depends on which other
 rows are scored with it (the reference code refits on training and new rows
 together). And tail probabilities are smoothed as conformal p-values,
@@ -16,6 +20,7 @@ gets a finite score.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -36,10 +41,9 @@ class ECODDetector(BaseDetector):
     """Sum of per-feature negative log tail probabilities from empirical CDFs.
 
     For each feature the left tail is ``P(X <= x)`` and the right tail
-    ``P(X >= x)``, both counted among the training rows. Three sums of
-    ``-log(tail)`` over features are formed: all left tails, all right tails,
-    and for each feature the tail on the side its training skewness points to.
-    The anomaly score is the largest of the three.
+    ``P(X >= x)``, both counted among the training rows. A feature's term is
+    the larger of ``-log`` of the tail its training skewness points to and the
+    mean of ``-log`` of both tails; the anomaly score sums the terms.
 
     Parameters
     ----------
@@ -58,7 +62,7 @@ class ECODDetector(BaseDetector):
     """
 
     name = "ecod"
-    summary = "ECOD: per-feature empirical tail probabilities; score = sum of -log(tail)"
+    summary = "ECOD: per-feature empirical tail probabilities; score = sum of -log(tail) terms"
 
     def __init__(self, max_reference_rows=MAX_REFERENCE_ROWS, random_state=None):
         self.max_reference_rows = max_reference_rows
@@ -94,9 +98,11 @@ class ECODDetector(BaseDetector):
             extra = np.where(in_reference, 0.0, 1.0)[:, None]
             total = n + extra
             left, right = (extra + at_most) / total, (extra + at_least) / total
-        left_terms, right_terms = -np.log(left), -np.log(right)
-        auto = np.where(self.skew_sign_ >= 0, right_terms, left_terms)
-        return np.maximum.reduce([left_terms.sum(1), right_terms.sum(1), auto.sum(1)])
+        return self._terms(-np.log(left), -np.log(right)).sum(axis=1)
+
+    def _terms(self, left_terms: np.ndarray, right_terms: np.ndarray) -> np.ndarray:
+        skew_side = np.where(self.skew_sign_ >= 0, right_terms, left_terms)
+        return np.maximum(skew_side, (left_terms + right_terms) / 2.0)
 
     def _anomaly_score(self, X: np.ndarray) -> np.ndarray:
         return self._score(X.astype(np.float64))
@@ -122,7 +128,10 @@ class ECODDetector(BaseDetector):
 
 
 def _skew_sign(sorted_values: np.ndarray) -> np.ndarray:
-    with np.errstate(all="ignore"):
+    # For constant or nearly constant columns scipy returns NaN with a
+    # RuntimeWarning, which np.errstate does not silence; NaN is handled below.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         skewness = skew(sorted_values, axis=0, bias=True)
     # A constant feature has no skewness (NaN); either tail serves, take the right.
     return np.where(np.nan_to_num(skewness, nan=0.0) >= 0, 1.0, -1.0)

@@ -13,7 +13,7 @@ from unseen.errors import UnseenError
 
 logger = logging.getLogger(__name__)
 
-COMBINE_RULES = ("mean", "fisher", "max")
+COMBINE_RULES = ("mean", "fisher", "max", "top2")
 OWN_PARAMS = ("members", "member_params", "combine", "random_state")
 
 
@@ -61,7 +61,9 @@ class EnsembleDetector(BaseDetector):
         p-values), which lets one member with a tiny p-value dominate;
         "max" takes the largest rank, so a row is as anomalous as the member
         that finds it most unusual says (each member's blind spot is covered
-        by the others, at the cost of more false alarms from any one member).
+        by the others, at the cost of more false alarms from any one member);
+        "top2" averages the two largest ranks, so a row needs a second
+        member's agreement to score as high as "max" would put it.
     random_state : int or None, default=None
         Seed for every member that takes one and has none in ``member_params``.
 
@@ -186,11 +188,7 @@ class EnsembleDetector(BaseDetector):
         return np.column_stack(columns)
 
     def _combine(self, ranks: np.ndarray) -> np.ndarray:
-        if self.combine == "fisher":
-            return (-2.0 * np.log1p(-ranks)).sum(axis=1)
-        if self.combine == "max":
-            return ranks.max(axis=1)
-        return ranks.mean(axis=1)
+        return combine_ranks(ranks, self.combine)
 
     def member_ranks(self, X: np.ndarray) -> np.ndarray:
         """Return a (rows, members) array of normalised ranks in (0, 1)."""
@@ -237,6 +235,19 @@ class EnsembleDetector(BaseDetector):
         if not self.members_:
             raise UnseenError("ensemble state has no members")
         self.spreads_ = np.asarray([_spread(reference) for reference in self.references_])
+
+
+def combine_ranks(ranks: np.ndarray, rule: str) -> np.ndarray:
+    """Combine a (rows, members) array of normalised ranks by one of ``COMBINE_RULES``."""
+    if rule == "fisher":
+        return (-2.0 * np.log1p(-ranks)).sum(axis=1)
+    if rule == "max":
+        return ranks.max(axis=1)
+    if rule == "top2" and ranks.shape[1] >= 2:
+        return np.sort(ranks, axis=1)[:, -2:].mean(axis=1)
+    if rule == "top2":
+        return ranks[:, 0]
+    return ranks.mean(axis=1)
 
 
 def _spread(reference: np.ndarray) -> float:

@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 # Per-tree arrays read from sklearn's Tree; the node order is sklearn's.
 TREE_FIELDS = ("children_left", "children_right", "feature", "threshold", "n_node_samples")
+# Per-node range (min, max) of the split feature over the subsample rows that
+# reached the node; NaN at leaves. Needed only by range-aware scoring.
+RANGE_FIELDS = ("low", "high")
 # The kNN detector keeps at most this many training rows (a seeded subsample),
 # which bounds model-file size and scoring cost at 10,000 x n_features floats.
 MAX_REFERENCE_ROWS = 10_000
@@ -71,14 +74,70 @@ def tree_leaves(X: np.ndarray, tree: dict[str, np.ndarray]) -> np.ndarray:
         nodes[internal] = np.where(go_left, left[active], right[active])
 
 
-def forest_path_lengths(X: np.ndarray, trees: list[dict[str, np.ndarray]]) -> np.ndarray:
-    """Return the summed isolation depth of each row over ``trees``, leaf corrections included."""
+def forest_path_lengths(
+    X: np.ndarray, trees: list[dict[str, np.ndarray]], range_aware: bool = False
+) -> np.ndarray:
+    """Return the summed isolation depth of each row over ``trees``, leaf corrections included.
+
+    With ``range_aware`` the depth is the expected one of ``isolation_probabilities``.
+    """
     depths = np.zeros(len(X), dtype=np.float64)
     for tree in trees:
+        if range_aware:
+            depths += range_aware_depths(X, tree)
+            continue
         leaves = tree_leaves(X, tree)
         # Same expression and order as sklearn, so the float sums match bit for bit.
         depths += tree["depth"][leaves] + tree["leaf_correction"][leaves] - 1.0
     return depths
+
+
+def isolation_probabilities(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Return the chance that a node's random cut would have isolated each value.
+
+    An isolation tree cuts a node's split feature uniformly between the
+    smallest and largest value of the rows at the node (Liu, Ting and Zhou,
+    2008). Had a new value ``x > high`` been among those rows, the cut would
+    have been drawn from ``[low, x]`` and would have split ``x`` off alone with
+    probability ``(x - high) / (x - low)``; symmetrically below ``low``; 0
+    inside the range. So a value far past everything the node saw counts as
+    isolated there, where the stored tree alone would send it down the same
+    branch as the extreme training row.
+    """
+    above = np.maximum(values - high, 0.0)
+    below = np.maximum(low - values, 0.0)
+    width = high - low
+    with np.errstate(invalid="ignore", divide="ignore"):
+        chance = np.where(above > 0, above / (above + width), 0.0)
+        chance = np.where(below > 0, below / (below + width), chance)
+    return np.nan_to_num(chance, nan=0.0)
+
+
+def range_aware_depths(X: np.ndarray, tree: dict[str, np.ndarray]) -> np.ndarray:
+    """Return each row's expected path length in one tree, with ``isolation_probabilities``.
+
+    Along the row's path, node ``v`` isolates it with probability ``p_v`` at
+    path length ``depth(v)`` (it is split off into a child of its own);
+    otherwise the row goes on down the stored branch. Where every ``p_v`` is 0
+    this is the stored tree's path length.
+    """
+    n_rows = len(X)
+    nodes = np.zeros(n_rows, dtype=np.int64)
+    still = np.ones(n_rows)
+    expected = np.zeros(n_rows)
+    rows = np.arange(n_rows)
+    left, right = tree["children_left"], tree["children_right"]
+    while True:
+        internal = left[nodes] >= 0
+        if not internal.any():
+            break
+        active, at = rows[internal], nodes[internal]
+        values = X[active, tree["feature"][at]].astype(np.float64)
+        chance = isolation_probabilities(values, tree["low"][at], tree["high"][at])
+        expected[active] += still[active] * chance * tree["depth"][at]
+        still[active] *= 1.0 - chance
+        nodes[internal] = np.where(values <= tree["threshold"][at], left[at], right[at])
+    return expected + still * (tree["depth"][nodes] + tree["leaf_correction"][nodes] - 1.0)
 
 
 class IsolationForestDetector(BaseDetector):
@@ -92,6 +151,12 @@ class IsolationForestDetector(BaseDetector):
     n_estimators : int, default=100
     max_samples : int or "auto", default="auto"
         Rows drawn for each tree; "auto" means min(256, n_rows).
+    range_aware : bool, default=False
+        Score with ``isolation_probabilities``: a value outside the range a
+        node saw may be isolated at that node. The stored trees alone treat
+        any value past a node's largest training value like that value, so a
+        column pushed far outside its training range barely moves the score.
+        False reproduces ``IsolationForest.score_samples`` exactly.
     random_state : int or None, default=None
 
     Attributes
@@ -107,9 +172,10 @@ class IsolationForestDetector(BaseDetector):
     name = "iforest"
     summary = "Isolation Forest (scikit-learn); score = 2^(-mean path length / c(max_samples))"
 
-    def __init__(self, n_estimators=100, max_samples="auto", random_state=None):
+    def __init__(self, n_estimators=100, max_samples="auto", range_aware=False, random_state=None):
         self.n_estimators = n_estimators
         self.max_samples = max_samples
+        self.range_aware = range_aware
         self.random_state = random_state
 
     def _fit(self, X: np.ndarray) -> None:
@@ -125,7 +191,11 @@ class IsolationForestDetector(BaseDetector):
             n_estimators=n_estimators, max_samples=max_samples, random_state=self.seed_
         ).fit(X)
         self.max_samples_ = int(forest.max_samples_)
-        self.trees_ = [_tree_arrays(estimator.tree_) for estimator in forest.estimators_]
+        samples = forest.estimators_samples_
+        self.trees_ = [
+            _tree_arrays(estimator.tree_, X[in_bag])
+            for estimator, in_bag in zip(forest.estimators_, samples, strict=True)
+        ]
         self.oos_training_scores_ = self._out_of_bag(X, forest.estimators_samples_)
 
     def _from_depths(self, depths: np.ndarray, n_trees: np.ndarray | int) -> np.ndarray:
@@ -137,7 +207,8 @@ class IsolationForestDetector(BaseDetector):
         return 2.0 ** (-(depths / denominator))
 
     def _anomaly_score(self, X: np.ndarray) -> np.ndarray:
-        return self._from_depths(forest_path_lengths(X, self.trees_), len(self.trees_))
+        depths = forest_path_lengths(X, self.trees_, bool(self.range_aware))
+        return self._from_depths(depths, len(self.trees_))
 
     def _out_of_bag(self, X: np.ndarray, samples: list[np.ndarray]) -> np.ndarray:
         """Score each training row with the trees whose subsample did not contain it.
@@ -148,7 +219,7 @@ class IsolationForestDetector(BaseDetector):
         depth_sums, counts = np.zeros(len(X)), np.zeros(len(X))
         all_depths = np.zeros(len(X))
         for tree, in_bag in zip(self.trees_, samples, strict=True):
-            depths = forest_path_lengths(X, [tree])
+            depths = forest_path_lengths(X, [tree], bool(self.range_aware))
             all_depths += depths
             out_of_bag = np.ones(len(X), dtype=bool)
             out_of_bag[in_bag] = False
@@ -172,7 +243,7 @@ class IsolationForestDetector(BaseDetector):
         arrays = {
             f"tree{index}.{field}": tree[field]
             for index, tree in enumerate(self.trees_)
-            for field in TREE_FIELDS
+            for field in TREE_FIELDS + RANGE_FIELDS
         }
         return values, arrays
 
@@ -182,12 +253,19 @@ class IsolationForestDetector(BaseDetector):
         self.max_samples_ = int(values["max_samples"])
         trees = []
         for index in range(int(values["n_trees"])):
-            fields = {field: arrays[f"tree{index}.{field}"] for field in TREE_FIELDS}
+            names = TREE_FIELDS + RANGE_FIELDS
+            missing = [n for n in names if f"tree{index}.{n}" not in arrays]
+            if missing:
+                raise UnseenError(
+                    f"isolation forest state lacks {', '.join(missing)} for tree {index}: "
+                    "the model file was written by an older version; refit the model"
+                )
+            fields = {field: arrays[f"tree{index}.{field}"] for field in names}
             trees.append(_complete_tree(fields, self.n_features_in_))
         self.trees_ = trees
 
 
-def _tree_arrays(tree) -> dict[str, np.ndarray]:
+def _tree_arrays(tree, subsample: np.ndarray) -> dict[str, np.ndarray]:
     fields = {
         "children_left": np.asarray(tree.children_left, dtype=np.int64),
         "children_right": np.asarray(tree.children_right, dtype=np.int64),
@@ -195,13 +273,30 @@ def _tree_arrays(tree) -> dict[str, np.ndarray]:
         "threshold": np.asarray(tree.threshold, dtype=np.float64),
         "n_node_samples": np.asarray(tree.n_node_samples, dtype=np.int64),
     }
+    fields.update(_node_ranges(tree, np.asarray(subsample, dtype=np.float32)))
     return _complete_tree(fields, tree.n_features)
+
+
+def _node_ranges(tree, subsample: np.ndarray) -> dict[str, np.ndarray]:
+    """Return each internal node's min and max of its split feature over the rows reaching it."""
+    n_nodes = tree.node_count
+    low = np.full(n_nodes, np.inf)
+    high = np.full(n_nodes, -np.inf)
+    rows, nodes = tree.decision_path(subsample).nonzero()
+    internal = tree.children_left[nodes] >= 0
+    rows, nodes = rows[internal], nodes[internal]
+    values = subsample[rows, tree.feature[nodes]].astype(np.float64)
+    np.minimum.at(low, nodes, values)
+    np.maximum.at(high, nodes, values)
+    leaf = tree.children_left < 0
+    low[leaf], high[leaf] = np.nan, np.nan
+    return {"low": low, "high": high}
 
 
 def _complete_tree(fields: dict[str, np.ndarray], n_features: int) -> dict[str, np.ndarray]:
     """Validate stored node arrays and add the per-node depth and leaf correction."""
     n_nodes = len(fields["children_left"])
-    if n_nodes == 0 or any(len(fields[name]) != n_nodes for name in TREE_FIELDS):
+    if n_nodes == 0 or any(len(fields[name]) != n_nodes for name in TREE_FIELDS + RANGE_FIELDS):
         raise UnseenError("isolation forest state has node arrays of different lengths")
     children = np.concatenate([fields["children_left"], fields["children_right"]])
     internal = fields["children_left"] >= 0

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unseen.detectors.sklearn_wrappers import average_path_length
+from unseen.detectors.sklearn_wrappers import average_path_length, isolation_probabilities
 from unseen.explain.attribution import fold_features
 from unseen.explain.occlusion import nearest_references, scale_to_scores
 
@@ -73,6 +73,7 @@ def stack_trees(trees: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """
     offsets = np.cumsum([0] + [len(tree["children_left"]) for tree in trees[:-1]])
     left, right, leaves, feature, threshold, expected = [], [], [], [], [], []
+    low, high, depth = [], [], []
     for offset, tree in zip(offsets, trees, strict=True):
         nodes = np.arange(len(tree["children_left"])) + offset
         leaf = tree["children_left"] < 0
@@ -82,6 +83,9 @@ def stack_trees(trees: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         feature.append(tree["feature"])
         threshold.append(tree["threshold"])
         expected.append(expected_depths(tree))
+        low.append(tree["low"])
+        high.append(tree["high"])
+        depth.append(tree["depth"])
     return {
         "roots": offsets.astype(np.int64),
         "left": np.concatenate(left),
@@ -90,16 +94,30 @@ def stack_trees(trees: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         "feature": np.concatenate(feature),
         "threshold": np.concatenate(threshold),
         "expected": np.concatenate(expected),
+        "low": np.concatenate(low),
+        "high": np.concatenate(high),
+        "depth": np.concatenate(depth),
     }
 
 
-def path_gains(matrix: np.ndarray, forest: dict[str, np.ndarray], n_features: int) -> tuple:
+def path_gains(
+    matrix: np.ndarray,
+    forest: dict[str, np.ndarray],
+    n_features: int,
+    range_aware: bool = False,
+) -> tuple:
     """Return (net gain, positive gain) per row and encoded feature, summed over trees.
 
     ``forest`` comes from ``stack_trees``. Rows go left when
     ``x <= threshold``, as in scikit-learn, so the paths are the ones the
     score follows. Each row is walked on its own, so a row's gains do not
     depend on the other rows of its batch.
+
+    With ``range_aware`` a node may isolate the row with probability ``p``
+    (``isolation_probabilities``). Its gain is then
+    ``E(v) - p * depth(v) - (1 - p) * E(w)``, weighted by the chance ``q``
+    that no earlier node isolated the row; these still telescope to the
+    row's shortening of the expected path (the scored one).
     """
     n_rows = len(matrix)
     net = np.zeros((n_rows, n_features))
@@ -111,6 +129,7 @@ def path_gains(matrix: np.ndarray, forest: dict[str, np.ndarray], n_features: in
         # One (row, tree) pair per entry; all pairs step down one level at a time.
         row_index = np.repeat(np.arange(count), n_trees)
         nodes = np.tile(forest["roots"], count)
+        not_isolated = np.ones(len(nodes))
         while True:
             active = np.flatnonzero(~forest["leaf"][nodes])
             if active.size == 0:
@@ -123,7 +142,16 @@ def path_gains(matrix: np.ndarray, forest: dict[str, np.ndarray], n_features: in
                 forest["left"][current],
                 forest["right"][current],
             )
-            gain = forest["expected"][current] - forest["expected"][child]
+            chance = (
+                isolation_probabilities(values, forest["low"][current], forest["high"][current])
+                if range_aware
+                else 0.0
+            )
+            gain = forest["expected"][current] - (
+                chance * forest["depth"][current] + (1.0 - chance) * forest["expected"][child]
+            )
+            gain = not_isolated[active] * gain
+            not_isolated[active] *= 1.0 - chance
             cells = row_index[active] * n_features + split
             size = count * n_features
             net[start : start + count] += np.bincount(cells, gain, size).reshape(count, -1)
@@ -171,8 +199,9 @@ def isolation_path_attribution(
     scores = detector.anomaly_score(matrix)
     forest = stack_trees(detector.trees_)
     nearest = nearest_references(matrix, background, feature_columns, n_columns, 1)[:, 0]
-    net, positive = path_gains(matrix, forest, detector.n_features_in_)
-    reference, _ = path_gains(background[nearest], forest, detector.n_features_in_)
+    range_aware = bool(detector.range_aware)
+    net, positive = path_gains(matrix, forest, detector.n_features_in_, range_aware)
+    reference, _ = path_gains(background[nearest], forest, detector.n_features_in_, range_aware)
     contributions = path_contributions(
         net - reference, [net, positive], scores, feature_columns, n_columns
     )
