@@ -38,6 +38,8 @@ DETECTORS = [
     "robust_z",
     "iforest",
     "knn",
+    "ecod",
+    "robust_ensemble",
     "autoencoder+iforest",
 ]
 # Torch detectors train for at most this many epochs here (early stopping may end sooner).
