@@ -82,12 +82,12 @@ class AutoencoderDetector(BaseDetector):
         Encoder layer widths; the last is the bottleneck. The decoder mirrors
         them. None picks widths from the input width (``default_hidden_dims``):
         for 6 inputs ``[12, 3]``, for 40 or more ``[64, 16]``.
-    epochs : int, default=20
+    epochs : int, default=10
         Maximum passes over the training rows. Short training is deliberate: a
         network trained to convergence also learns to reconstruct the anomalies
-        hidden in unlabelled training data. On eight ADBench datasets, 20 epochs
-        at batch 256 gave higher mean AUROC than 100 epochs at batch 128, in a
-        tenth of the time (``benchmarks/run_benchmarks.py`` has the full table).
+        hidden in unlabelled training data. On the 30 ADBench files with
+        contaminated training rows (three seeds), 10 epochs gave higher mean
+        AUROC than 20, and 20 higher than 100.
     batch_size : int, default=256
         Rows per optimiser step; the last batch may be smaller, down to one row.
     learning_rate : float, default=1e-3
@@ -98,9 +98,19 @@ class AutoencoderDetector(BaseDetector):
         Share of rows held out for early stopping (none below 20 rows).
     patience : int, default=10
         Epochs without validation improvement before training stops.
-    trim_fraction : float, default=0.0
-        Share of the highest-loss rows in each batch left out of the loss, for
-        training data that may contain anomalies.
+    trim_fraction : float, default=0.3
+        Share of the highest-loss rows in each batch left out of the loss, so
+        anomalies hidden in the training rows are not learned (a trimmed loss,
+        as in least trimmed squares). 0 trains on every row.
+    scale_errors : bool, default=False
+        Divide each feature's squared error by its median over the training
+        rows (plus 1e-3 of the median over all features, so a feature
+        reconstructed perfectly cannot dominate): a deviation then counts in
+        units of that feature's typical error. On contaminated ADBench
+        training data this ranked anomalies slightly better, but it shrinks
+        the share of columns the network reconstructs loosely, so
+        explanations name a shifted column first less often; hence off by
+        default.
     random_state : int or None, default=None
         Seed for weights, shuffling and the validation split. Same data and
         seed give the same scores.
@@ -129,7 +139,8 @@ class AutoencoderDetector(BaseDetector):
         weight_decay=1e-5,
         validation_fraction=0.1,
         patience=10,
-        trim_fraction=0.0,
+        trim_fraction=0.3,
+        scale_errors=False,
         random_state=None,
         device="cpu",
     ):
@@ -141,6 +152,7 @@ class AutoencoderDetector(BaseDetector):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.trim_fraction = trim_fraction
+        self.scale_errors = scale_errors
         self.random_state = random_state
         self.device = device
 
@@ -169,17 +181,26 @@ class AutoencoderDetector(BaseDetector):
                 trim_fraction=float(self.trim_fraction),
                 description="autoencoder training",
             )
+        self.error_scale_ = None
+        if self.scale_errors:
+            self.error_scale_ = training_error_scale(self._squared_errors(X))
 
     def reconstruct(self, X: np.ndarray) -> np.ndarray:
         X = self._check_matrix(X)
         self.network_.eval()
         return apply_in_batches(self.network_, X, SCORING_BATCH_SIZE, self._device)
 
-    def feature_errors(self, X: np.ndarray) -> np.ndarray:
-        """Return squared errors divided by the feature count, so rows sum to the score."""
+    def _squared_errors(self, X: np.ndarray) -> np.ndarray:
         X = self._check_matrix(X)
-        reconstruction = self.reconstruct(X).astype(np.float64)
-        return (X.astype(np.float64) - reconstruction) ** 2 / X.shape[1]
+        return (X.astype(np.float64) - self.reconstruct(X).astype(np.float64)) ** 2
+
+    def feature_errors(self, X: np.ndarray) -> np.ndarray:
+        """Return (scaled) squared errors divided by the feature count; rows sum to the score."""
+        errors = self._squared_errors(X)
+        scale = getattr(self, "error_scale_", None)
+        if scale is not None:
+            errors = errors / scale
+        return errors / errors.shape[1]
 
     def _anomaly_score(self, X: np.ndarray) -> np.ndarray:
         return self.feature_errors(X).sum(axis=1)
@@ -191,7 +212,10 @@ class AutoencoderDetector(BaseDetector):
             "seed": self.seed_,
             "hidden_dims": self.hidden_dims_,
         }
-        return values, state_to_arrays(self.network_)
+        arrays = state_to_arrays(self.network_)
+        if getattr(self, "error_scale_", None) is not None:
+            arrays["error_scale"] = self.error_scale_
+        return values, arrays
 
     def set_state(self, values: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.n_features_in_ = int(values["n_features_in"])
@@ -199,7 +223,24 @@ class AutoencoderDetector(BaseDetector):
         self._device = torch.device("cpu")
         self.hidden_dims_ = list(values["hidden_dims"])
         self.network_ = AutoencoderNetwork(self.n_features_in_, self.hidden_dims_)
+        arrays = dict(arrays)
+        self.error_scale_ = _checked_scale(arrays.pop("error_scale", None), self.n_features_in_)
         load_arrays(self.network_, arrays)
+
+
+def training_error_scale(squared_errors: np.ndarray) -> np.ndarray:
+    """Return each feature's median squared error, floored at 1e-3 of the overall median."""
+    floor = 1e-3 * float(np.median(squared_errors)) + 1e-12
+    return np.median(squared_errors, axis=0) + floor
+
+
+def _checked_scale(scale: np.ndarray | None, n_features: int) -> np.ndarray | None:
+    if scale is None:
+        return None
+    scale = np.asarray(scale, dtype=np.float64)
+    if scale.shape != (n_features,) or not (np.isfinite(scale) & (scale > 0)).all():
+        raise UnseenError(f"autoencoder state has an invalid error scale of shape {scale.shape}")
+    return scale
 
 
 def _row_loss(network: nn.Module, batch: torch.Tensor) -> torch.Tensor:
