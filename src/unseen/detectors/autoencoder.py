@@ -133,7 +133,7 @@ class AutoencoderDetector(BaseDetector):
     def __init__(
         self,
         hidden_dims=None,
-        epochs=20,
+        epochs=10,
         batch_size=256,
         learning_rate=1e-3,
         weight_decay=1e-5,
