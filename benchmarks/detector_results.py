@@ -30,6 +30,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from unseen.evaluation import binary_labels, evaluate_scores
+from unseen.detectors import REGISTRY
 from unseen.pipeline import AnomalyPipeline
 
 ADBENCH = (
@@ -48,7 +49,17 @@ ADBENCH = (
     "45_wine",
     "28_pendigits",
 )
-DETECTORS = ("autoencoder", "vae", "gan", "deep_svdd", "robust_z", "iforest", "knn")
+DETECTORS = (
+    "autoencoder",
+    "vae",
+    "gan",
+    "deep_svdd",
+    "robust_z",
+    "iforest",
+    "knn",
+    "ecod",
+    "robust_ensemble",
+)
 ENSEMBLE = "autoencoder+iforest"
 NEURAL = ("autoencoder", "vae", "gan", "deep_svdd")
 MAX_ROWS = 10_000
@@ -80,9 +91,9 @@ def adbench(root: Path, name: str, seed: int):
 
 def detector_params(name: str, epochs: int) -> dict:
     if name in NEURAL:
-        return {"epochs": epochs}
+        return {"epochs": min(epochs, REGISTRY[name]().epochs)}
     if name == ENSEMBLE:
-        return {"autoencoder__epochs": epochs}
+        return {"autoencoder__epochs": min(epochs, REGISTRY["autoencoder"]().epochs)}
     return {}
 
 

@@ -42,7 +42,8 @@ DETECTORS = [
     "robust_ensemble",
     "autoencoder+iforest",
 ]
-# Torch detectors train for at most this many epochs here (early stopping may end sooner).
+# Torch detectors train for this many epochs here (early stopping may end sooner),
+# whatever their default; --epochs changes it.
 MAX_EPOCHS = 30
 
 
@@ -76,12 +77,12 @@ LOADERS = {
 }
 
 
-def detector_params(name: str) -> dict:
+def detector_params(name: str, epochs: int = MAX_EPOCHS) -> dict:
     params = {}
     for member in name.split("+"):
         known = REGISTRY[member]().get_params()
         if "epochs" in known:
-            params[member] = {"epochs": MAX_EPOCHS}
+            params[member] = {"epochs": epochs}
     if "+" in name:
         return {"member_params": params} if params else {}
     return params.get(name, {})
@@ -95,9 +96,11 @@ def split(frame: pd.DataFrame, n_train: int, n_test: int, seed: int):
     return train, test
 
 
-def run_one(detector: str, train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict:
+def run_one(
+    detector: str, train: pd.DataFrame, test: pd.DataFrame, seed: int, epochs: int = MAX_EPOCHS
+) -> dict:
     pipeline = AnomalyPipeline(
-        detector, detector_params=detector_params(detector), random_state=seed
+        detector, detector_params=detector_params(detector, epochs), random_state=seed
     )
     started = time.perf_counter()
     with warnings.catch_warnings():
@@ -142,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-rows", type=int, default=2000)
     parser.add_argument("--test-rows", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--epochs", type=int, default=MAX_EPOCHS, help="training epochs of torch detectors"
+    )
     parser.add_argument("--output", type=Path, help="write the results here as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -157,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"skip {detector}: {exc}", file=sys.stderr)
                 continue
             result = {"dataset": dataset, "detector": detector}
-            result.update(run_one(detector, train, test, args.seed))
+            result.update(run_one(detector, train, test, args.seed, args.epochs))
             results.append(result)
             print(json.dumps(result), file=sys.stderr, flush=True)
             if args.output:
