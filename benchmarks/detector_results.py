@@ -29,8 +29,8 @@ import pandas as pd
 import torch
 from sklearn.model_selection import train_test_split
 
-from unseen.evaluation import binary_labels, evaluate_scores
 from unseen.detectors import REGISTRY
+from unseen.evaluation import binary_labels, evaluate_scores
 from unseen.pipeline import AnomalyPipeline
 
 ADBENCH = (
