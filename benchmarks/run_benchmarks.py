@@ -274,8 +274,10 @@ def write_page(runs: pd.DataFrame, args: argparse.Namespace, command: str) -> No
         "`unsupervised` trains on the whole training split, anomalies included; `clean` "
         "trains on its normal rows. AUROC and average precision are measured on the test "
         "split. unseen's detectors are fitted as a whole `AnomalyPipeline` (schema, "
-        "preprocessing fitted on the training split, detector, conformal calibration on a "
-        "20% hold-out of the training split, so the detector itself sees 80% of it). PyOD "
+        "preprocessing fitted on the training split, detector, conformal calibration). "
+        "The default detector trains on the whole training split and calibrates on its "
+        "out-of-sample scores of those rows; the autoencoder trains on 80% of it and "
+        "calibrates on the other 20%. PyOD "
         "peers run at their defaults (only `random_state` and `verbose=0` set) on the "
         "matrix of unseen's `TabularPreprocessor` fitted on the whole training split: both "
         "sides see the same encoded numbers. Fit seconds: `AnomalyPipeline.fit` for unseen, "
@@ -285,10 +287,12 @@ def write_page(runs: pd.DataFrame, args: argparse.Namespace, command: str) -> No
         "during fit, sampled every 5 ms (covers torch and numpy; pages reused from earlier "
         "runs in the same process are not counted again, so treat it as a lower bound).",
         "",
-        "The default detector (`robust_ensemble`) has one configuration for every file. Its "
-        "members were chosen on eight files (breastw, cardio, glass, Pima, thyroid, "
-        "Ionosphere, satellite, mammography; seed 0), and the targets below are judged on "
-        "every file. Single fit timings on this shared machine vary several-fold with other "
+        "The default detector (`robust_ensemble`) has one configuration for every file, "
+        "chosen by comparing members and combination rules on these 30 files "
+        "(`benchmarks/default_design.py`, docs/default-design.md). The targets are therefore "
+        "measured on the files the design was compared on; files outside this folder are "
+        "the test of whether it generalises. Single fit timings on this shared machine vary "
+        "several-fold with other "
         "jobs' load (load average about 10 on 2 cores during these runs), which is why the "
         "autoencoder speed targets are also checked with interleaved repeats.",
         "",
