@@ -86,7 +86,7 @@ class AutoencoderDetector(BaseDetector):
         Maximum passes over the training rows. Short training is deliberate: a
         network trained to convergence also learns to reconstruct the anomalies
         hidden in unlabelled training data. On the 30 ADBench files with
-        contaminated training rows (three seeds, trimmed loss), 5 epochs ranked
+        contaminated training rows (several splits, trimmed loss), 5 epochs ranked
         anomalies better than 10, and 10 better than 20. Longer training
         reconstructs normal rows more closely, so explanations name a shifted
         column first more often (docs/explanations.md); raise ``epochs`` for

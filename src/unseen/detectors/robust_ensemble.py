@@ -11,11 +11,11 @@ bias-variance trade-off, under which averaging lowers variance.
 
 Why these members: isolation forest, kNN and ECOD fail on different
 data. The forest isolates rows with random cuts on small subsamples, so a
-cluster of anomalies in the training rows hardly masks its members; kNN
-measures distance to the nearest normal rows, which wins on clean training
-data but fails when training anomalies sit next to new ones; ECOD looks at
-each feature's tails, which catches extreme single values the other two
-dilute over many features.
+cluster of anomalies in the training rows hardly masks its members. kNN
+measures distance to the nearest normal rows. It wins on clean training
+data but fails when training anomalies sit next to new ones. ECOD looks at
+each feature's tails, so it catches extreme single values that the other
+two dilute over many features.
 
 Why a second, trimmed kNN: when the training rows hold anomalies, a new
 anomaly finds its own kind among its neighbours and kNN misses it. The
@@ -26,13 +26,13 @@ agrees with the first kNN.
 
 Why the mean of the two largest ranks: a row scores high when two members
 put it far into their training tails. A plain mean lets members that see
-nothing pull a clear detection back into the crowd; the largest rank alone
+nothing pull a clear detection back into the crowd. The largest rank alone
 lets one member's false alarms through. On clean training data the two kNN
 members corroborate each other; on contaminated data the forest, ECOD and
 the trimmed kNN do.
 
-How it was chosen: on the 30 ADBench files the benchmark runs, three seeds
-and both training settings, comparing members (isolation forest, kNN with
+How it was chosen: on the 30 ADBench files the benchmark runs, several
+random splits and both training settings, comparing members (isolation forest, kNN with
 k = 5, 10, 20, k-th or mean distance, trimmed kNN, ECOD, robust z, PCA,
 subsampled kNN bags) and combination rules (mean, Fisher, max, mean of the
 top two, power means); ``benchmarks/default_design.py`` reruns the
@@ -170,7 +170,7 @@ class RobustEnsembleDetector(BaseDetector):
         """Fit the kNN on the rows the first stage ranks lowest; return all rows' scores."""
         keep = first_stage <= np.quantile(first_stage, 1.0 - trim)
         if keep.sum() < 2:
-            # Ties at the top can trim nearly everything; keep the lowest-ranked half.
+            # Ties at the top can trim nearly every row, so keep the lowest-ranked half.
             keep = first_stage <= np.median(first_stage)
         params = {"method": "mean", **knn_params, "random_state": self.seed_}
         self.trimmed_ = KNNDetector(**params).fit(X[keep])
