@@ -6,9 +6,9 @@ Protocols (labels only choose training rows and measure the result):
   (stratified, seeded), split 70/30 stratified, the pipeline is fitted on the
   normal rows of the 70% part and scores the 30% part.
 
-Every detector runs inside AnomalyPipeline (schema, preprocessing, 20% of the
-training rows held out for calibration) with its defaults, except that neural
-detectors stop after at most ``--epochs`` epochs to fit the time budget.
+Every detector runs inside AnomalyPipeline (schema, preprocessing, conformal
+calibration) with its defaults, except that neural detectors train for at most
+``--epochs`` epochs to fit the time budget.
 Results go to a CSV (one row per dataset and detector) and to the page.
 
 Usage: nice -n 10 python benchmarks/detector_results.py [--seeds 0] [--epochs 30]
@@ -163,9 +163,10 @@ not edit by hand.
   with NSL-KDD) follow the ADBench "clean" setting: over 10,000 rows are
   subsampled to 10,000, stratified 70/30 split, fit on the normal rows of the
   70% part, score the 30% part. Every detector runs inside `AnomalyPipeline`
-  (20% of training rows held out for calibration) with default
-  hyper-parameters, except that neural detectors stop after at most {epochs}
-  epochs. The rules detector is not measured: its rules come from the user.
+  (calibrated on out-of-sample training scores where the detector has them,
+  on 20% of training rows held out otherwise) with default hyper-parameters,
+  except that neural detectors train for at most {epochs} epochs. The rules
+  detector is not measured: its rules come from the user.
 - Total fit time per detector: {timing}.
 
 ### AUROC
@@ -185,6 +186,11 @@ the safetensors model file, so loading a model never runs pickle.
 
 **autoencoder**: dense autoencoder; score = mean squared reconstruction error
 over encoded features, which splits exactly per feature for explanations.
+It trains for 5 epochs with a trimmed loss: in each batch the 30% of rows
+with the highest error are left out of the gradient (`trim_fraction=0.3`),
+so anomalies hidden in unlabelled training rows are not learned. Set
+`trim_fraction=0` for training data known to be clean. `scale_errors=True`
+divides each feature's error by its training median.
 
 **vae**: variational autoencoder (Kingma and Welling, 2014). Trains on the
 negative ELBO: half the summed squared error plus `beta` times the KL term,
@@ -230,20 +236,52 @@ operators and keys are rejected at fit with the allowed choices; the model
 file keeps the rules, not the path.
 
 **iforest**: scikit-learn's `IsolationForest`; score = 2^(-mean path length /
-c(max_samples)), equal to `-score_samples`. The model file stores each tree's
-node arrays (children, feature, threshold, node sizes) and scores from them
-with numpy; a test checks the scores equal scikit-learn's bit for bit.
+c(max_samples)). The model file stores each tree's node arrays (children,
+feature, threshold, node sizes, and the range of the split feature among the
+subsample rows that reached each node) and scores from them with numpy.
+Scoring is range-aware by default: a tree draws each cut uniformly between
+the smallest and largest value at the node, so had a new value beyond that
+range been among the node's rows, the cut would have split it off alone
+with probability (distance past the range) / (distance past the range +
+range width). The expected path length counts that chance at every node of
+the row's path. The stored trees alone send any value past a node's maximum
+down the maximum's branch, so a column pushed far outside its training range
+barely moved the score; range-aware scoring fixes that (a shifted NSL-KDD
+column is named first in 84.7% of rows instead of 74.7%, see
+[explanations.md](explanations.md)). With `range_aware=False` the scores
+equal scikit-learn's `-score_samples` bit for bit (a test checks it).
+Training rows are scored out of bag for calibration.
 
-**knn**: distance to the k-th nearest training row (k = 5) with
-scikit-learn's `NearestNeighbors` (brute force, so a row's score does not
-depend on its batch). At most 10,000 training rows are kept (a seeded
-subsample) and stored in the model file.
+**knn**: distance to the k-th nearest training row (k = 5), or with
+`method="mean"` the mean distance to the k nearest, with scikit-learn's
+`NearestNeighbors` (brute force, so a row's score does not depend on its
+batch). At most 10,000 training rows are kept (a seeded subsample) and
+stored in the model file. Training rows are scored leave-one-out.
+
+**ecod**: ECOD (Li et al., TKDE 2022): each feature's empirical CDF over the
+training rows gives a value's left and right tail probability; a feature's
+term is the larger of `-log` of the tail its training skewness points to and
+the mean of `-log` of both tails, and the score sums the terms (so it splits
+exactly by feature). Tails of new rows are smoothed as `(1 + count) / (n + 1)`,
+so values beyond the training range score finitely, and they are counted
+against training rows only, so a row's score does not depend on its batch
+(PyOD's implementation recomputes the CDFs over training and new rows
+together). At most 10,000 training rows are kept.
+
+**robust_ensemble** (the default): a range-aware isolation forest, kNN mean
+distance (k = 5), ECOD, and a second kNN measured only to the training rows
+the first three do not rank in their top 10%; the score is the mean of a
+row's two largest normalised ranks. Why each part, and the alternatives
+measured on 30 ADBench files: [default-design.md](default-design.md) and the
+module docstring of `unseen.detectors.robust_ensemble`.
 
 **ensemble** (`--detector autoencoder+iforest`): fits each member on the same
 rows, keeps its sorted training scores as a reference, and maps new scores to
 normalised ranks against that reference (1 minus a p-value), with a bounded
 tail beyond the largest reference score so extreme rows keep their order.
-Combined by the mean (default) or Fisher's method (`combine=fisher`). Member
+Combined by the mean (default), Fisher's method (`combine=fisher`), the
+largest rank (`combine=max`) or the mean of the two largest (`combine=top2`).
+References are members' out-of-sample training scores where they have them. Member
 hyper-parameters go as `--param autoencoder__epochs=20`; a bare name goes to
 every member that accepts it. Members are saved with prefixed array names.
 
