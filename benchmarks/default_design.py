@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import platform
 import warnings
 from pathlib import Path
@@ -123,7 +124,8 @@ def write_page(results: pd.DataFrame, output: Path, seeds: list[int]) -> None:
         "",
         f"- Command: `python benchmarks/default_design.py --seeds {','.join(map(str, seeds))} "
         f"--output {output}`",
-        f"- Machine: {platform.system()}, Python {platform.python_version()}, CPU only",
+        f"- Machine: {platform.system()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, CPU only, shared with other jobs",
         f"- Date: {dt.date.today().isoformat()}",
         f"- Files: {results['dataset'].nunique()} ADBench files, seeds "
         f"{', '.join(map(str, seeds))}, both training settings",
