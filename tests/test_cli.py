@@ -298,3 +298,16 @@ def test_bench_bad_values_exit_2(datasets_dir, tmp_path, capsys, extra, message)
     args += ["--peers", "none", "--seeds", "0", "-q", *extra]
     code, _, err = run_cli(args, capsys)
     assert_one_line_error(code, err, message)
+
+
+def test_score_warns_when_threshold_is_infinite(workdir, tmp_path, capsys):
+    small = tmp_path / "small.csv"
+    pd.read_csv(workdir / "train.csv").head(40).to_csv(small, index=False)
+    path = tmp_path / "small.unseen"
+    args = ["fit", small, "-o", path, "--id", "conn_id", "--ignore", "label"]
+    with pytest.warns(UserWarning):
+        code, _, _ = run_cli(args, capsys)
+    assert code == 0
+    code, _, err = run_cli(["score", path, small, "-o", tmp_path / "out.csv"], capsys)
+    assert code == 0
+    assert "threshold is infinite" in err

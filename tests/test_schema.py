@@ -32,6 +32,12 @@ def test_roles_kept_out_of_features():
     assert schema.feature_names == ["v"]
 
 
+def test_column_with_two_roles_rejected():
+    frame = pd.DataFrame({"id": range(30), "v": np.arange(30.0)})
+    with pytest.raises(DataError, match=r"\['id'\] named more than once"):
+        infer_schema(frame, id_columns=["id"], label_column="id")
+
+
 def test_constant_and_empty_columns_dropped_with_warning():
     frame = pd.DataFrame({"c": 1.0, "e": np.nan, "v": np.arange(30.0)})
     with pytest.warns(UserWarning, match="c \\(constant\\).*e \\(entirely missing\\)"):

@@ -18,6 +18,16 @@ def test_csv_header_inferred(tmp_path):
     assert len(frame) == 2
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_csv_delimiter_guessed(tmp_path, delimiter):
+    path = tmp_path / "t.csv"
+    lines = ["amount", "country", "12.5", "NL", "3.0", "DE"]
+    path.write_text("\n".join(delimiter.join(lines[i : i + 2]) for i in (0, 2, 4)) + "\n")
+    frame = read_table(path)
+    assert list(frame.columns) == ["amount", "country"]
+    assert frame["amount"].tolist() == [12.5, 3.0]
+
+
 def test_csv_without_header(tmp_path, datasets_dir):
     frame = read_table(datasets_dir / "tabular" / "nsl_kdd" / "KDDTest+.txt")
     assert frame.shape == (22544, 43)

@@ -8,6 +8,7 @@ independently), so streamed and in-memory results are the same.
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Annotated
@@ -60,6 +61,11 @@ def score_command(
             f"({flagged / n_rows:.2%}) at threshold {pipeline.threshold_:.6g}; wrote {output} "
             f"({n_rows / seconds:,.0f} rows/s)"
         )
+        if not math.isfinite(pipeline.threshold_):
+            console.print(
+                "warning: this model's threshold is infinite, so it can never flag a row: "
+                "refit on more rows or with a higher --target-fpr"
+            )
         if report["unseen_categories"]:
             console.print(f"unseen categories per column: {report['unseen_categories']}")
         if report.get("changed_constants"):

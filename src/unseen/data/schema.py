@@ -130,6 +130,13 @@ def infer_schema(
             f"column(s) {unknown} not found in the table; available columns: "
             f"{_short_list(list(frame.columns))}"
         )
+    roles = id_columns + ignore_columns + ([label_column] if label_column else [])
+    repeated = sorted({name for name in roles if roles.count(name) > 1})
+    if repeated:
+        raise DataError(
+            f"column(s) {repeated} named more than once among id, ignored and label "
+            "columns: give each column one role"
+        )
     both = forced_categorical & forced_numeric
     if both:
         raise DataError(f"column(s) {sorted(both)} named both categorical and numeric: pick one")

@@ -112,7 +112,7 @@ def _read_csv(path: Path, header: HeaderOption, columns: list[str] | None) -> pd
     first_lines = _peek_lines(path, 2)
     if not first_lines:
         raise DataError(f"{str(path)!r} is empty: it has no header and no rows")
-    delimiter = "\t" if "\t" in first_lines[0] and "," not in first_lines[0] else ","
+    delimiter = _guess_delimiter(first_lines[0])
     has_header = _looks_like_header(first_lines[0], delimiter) if header == "infer" else header
     try:
         frame = pd.read_csv(
@@ -133,6 +133,20 @@ def _read_csv(path: Path, header: HeaderOption, columns: list[str] | None) -> pd
     if has_header and frame.columns[0].startswith("Unnamed: 0"):
         frame = frame.rename(columns={frame.columns[0]: "row_index"})
     return frame
+
+
+def _guess_delimiter(line: str) -> str:
+    """Return "," unless the first line has no comma but tabs, semicolons or pipes.
+
+    Semicolons are the comma's stand-in where the comma is the decimal mark,
+    so a file read with the wrong one would become one text column.
+    """
+    if "," in line:
+        return ","
+    for candidate in ("\t", ";", "|"):
+        if candidate in line:
+            return candidate
+    return ","
 
 
 def _peek_lines(path: Path, count: int) -> list[str]:
