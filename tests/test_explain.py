@@ -9,6 +9,7 @@ import pytest
 from unseen.detectors import BaseDetector
 from unseen.errors import UnseenError
 from unseen.explain import ColumnExplainer, global_importance
+from unseen.explain.values import format_value
 from unseen.pipeline import AnomalyPipeline
 
 FAST = {"epochs": 8, "batch_size": 64}
@@ -186,6 +187,20 @@ def test_detect_reasons_only_for_flagged(autoencoder, nsl_kdd_test):
     top = autoencoder.explain(rows[flagged], top_k=1)
     assert result.loc[flagged, "reason_1"].tolist() == top["column"].tolist()
     assert result.loc[flagged, "reason_1_observed"].map(type).eq(str).all()
+
+
+def test_detect_values_for_every_reason(autoencoder, nsl_kdd_test):
+    rows = with_ids_and_gaps(nsl_kdd_test.head(50))
+    result = autoencoder.detect(rows, top_k=2)
+    top = autoencoder.explain(rows, top_k=2)
+    second = top.groupby("row").nth(1).set_index("row")
+    has_second = result["reason_2"].notna().to_numpy()
+    assert has_second.any()
+    observed = result.loc[has_second, "reason_2_observed"]
+    assert observed.map(type).eq(str).all()
+    assert result.loc[~has_second, "reason_2_expected"].isna().all()
+    expected_text = second.loc[np.flatnonzero(has_second), "expected"].map(format_value)
+    assert result.loc[has_second, "reason_2_expected"].tolist() == expected_text.tolist()
 
 
 def test_detect_reasons_for_all_rows(autoencoder, new_rows):

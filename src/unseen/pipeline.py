@@ -266,9 +266,9 @@ class AnomalyPipeline(BaseEstimator):
 
         Returns one row per input row with the id columns, ``anomaly_score``,
         ``p_value``, ``is_anomaly`` and, for ``i`` in 1..top_k, the column that
-        contributed most (``reason_i``) and its share of the score
-        (``reason_i_share``), plus the observed and expected value of the first
-        reason as text (``reason_1_observed``, ``reason_1_expected``).
+        contributed most (``reason_i``), its share of the score
+        (``reason_i_share``), and its observed and expected value as text
+        (``reason_i_observed``, ``reason_i_expected``).
         ``reasons_for="flagged"`` explains only flagged rows, which saves most
         of the time for detectors explained by occlusion; other rows then get
         no reasons. The transform report (unseen categories, missing values)

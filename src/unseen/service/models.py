@@ -69,20 +69,22 @@ def result_rows(result: pd.DataFrame, id_columns: list[str], top_k: int) -> list
     while rank <= top_k and f"reason_{rank}" in result.columns:
         columns = result[f"reason_{rank}"].tolist()
         shares = result[f"reason_{rank}_share"].astype(float).tolist()
-        reason_columns.append((columns, shares))
+        observed = _optional_column(result, f"reason_{rank}_observed")
+        expected = _optional_column(result, f"reason_{rank}_expected")
+        reason_columns.append((columns, shares, observed, expected))
         rank += 1
-    observed = _optional_column(result, "reason_1_observed")
-    expected = _optional_column(result, "reason_1_expected")
     rows = []
     for index in range(len(result)):
         reasons = [
-            {"column": columns[index], "share": shares[index]}
-            for columns, shares in reason_columns
+            {
+                "column": columns[index],
+                "share": shares[index],
+                "observed": observed[index],
+                "expected": expected[index],
+            }
+            for columns, shares, observed, expected in reason_columns
             if isinstance(columns[index], str)  # rows left unexplained have None
         ]
-        if reasons:
-            reasons[0]["observed"] = observed[index]
-            reasons[0]["expected"] = expected[index]
         rows.append(
             {
                 "ids": {name: values[index] for name, values in id_values.items()},

@@ -32,11 +32,11 @@ class Reason(BaseModel):
     column: str
     share: float = Field(description="Share of the record's anomaly score due to this column.")
     observed: str | None = Field(
-        default=None, description="First reason only: the record's value in this column, as text."
+        default=None, description="The record's value in this column, as text."
     )
     expected: str | None = Field(
         default=None,
-        description="First reason only: the value the model expected in this column, as text.",
+        description="The value the model expected in this column, as text.",
     )
 
 
