@@ -311,3 +311,20 @@ def test_score_warns_when_threshold_is_infinite(workdir, tmp_path, capsys):
     code, _, err = run_cli(["score", path, small, "-o", tmp_path / "out.csv"], capsys)
     assert code == 0
     assert "threshold is infinite" in err
+
+
+def test_fit_rejects_two_alarm_rules(workdir, tmp_path, capsys):
+    out = tmp_path / "m.unseen"
+    args = ["fit", workdir / "train.csv", "-o", out, "--target-fpr", "0.01"]
+    args += ["--contamination", "0.1"]
+    code, _, err = run_cli(args, capsys)
+    assert_one_line_error(code, err, "--target-fpr and --contamination")
+    assert not out.exists()
+
+
+def test_train_on_normal_names_removed_anomalies(tmp_path, capsys):
+    small = tmp_path / "small.csv"
+    pd.DataFrame({"v": range(20), "label": [0] * 15 + [1] * 5}).to_csv(small, index=False)
+    args = ["fit", small, "-o", tmp_path / "m.unseen", "--label", "label", "--train-on-normal"]
+    code, _, err = run_cli(args, capsys)
+    assert_one_line_error(code, err, "keeps 15 of 20 rows", "labelled anomalies")

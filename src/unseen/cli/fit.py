@@ -10,7 +10,7 @@ import typer
 from unseen.cli.common import console, parse_header, parse_params, progress_bars
 from unseen.data import read_table
 from unseen.errors import UnseenError
-from unseen.pipeline import DEFAULT_DETECTOR
+from unseen.pipeline import DEFAULT_DETECTOR, MIN_TRAINING_ROWS
 
 # Flags that map to the hyper-parameter names shared by the detectors.
 COMMON_FLAGS = ("epochs", "batch_size", "learning_rate", "hidden_dims")
@@ -35,8 +35,11 @@ def fit_command(
         list[str], typer.Option(help="Label value meaning normal (text labels).")
     ] = [],  # noqa: B006
     target_fpr: Annotated[
-        float, typer.Option(help="Flag rows with p-value at most this false-positive rate.")
-    ] = 0.01,
+        float | None,
+        typer.Option(
+            help="Flag rows with p-value at most this false-positive rate (default 0.01)."
+        ),
+    ] = None,
     contamination: Annotated[
         float | None, typer.Option(help="Instead of --target-fpr: flag this share of rows.")
     ] = None,
@@ -60,6 +63,9 @@ def fit_command(
     from unseen.evaluation import binary_labels
     from unseen.pipeline import AnomalyPipeline
 
+    rules = [name for name, value in _alarm_options(target_fpr, contamination, threshold) if value]
+    if len(rules) > 1:
+        raise UnseenError(f"{' and '.join(rules)} are alternative alarm rules: pass only one")
     _check_output_path(output)
     frame = read_table(data, header=parse_header(no_header))
     if train_on_normal:
@@ -67,7 +73,13 @@ def fit_command(
             raise UnseenError("--train-on-normal needs --label to tell which rows are normal")
         if label not in frame.columns:
             raise UnseenError(f"label column {label!r} not found in {str(data)!r}")
+        n_rows = len(frame)
         frame = frame[binary_labels(frame[label], normal_value or None) == 0]
+        if len(frame) < MIN_TRAINING_ROWS:
+            raise UnseenError(
+                f"--train-on-normal keeps {len(frame)} of {n_rows} rows (the rest are labelled "
+                f"anomalies), but fitting needs at least {MIN_TRAINING_ROWS}: pass more normal rows"
+            )
     params = parse_params(param)
     flags = {
         "epochs": epochs,
@@ -79,7 +91,7 @@ def fit_command(
     pipeline = AnomalyPipeline(
         detector=detector,
         detector_params=params,
-        target_fpr=target_fpr,
+        target_fpr=DEFAULT_TARGET_FPR if target_fpr is None else target_fpr,
         contamination=contamination,
         score_threshold=threshold,
         id_columns=id_column,
@@ -105,6 +117,18 @@ def fit_command(
             f"{pipeline.calibrator_.rule.describe()}, threshold {pipeline.threshold_:.6g}; "
             f"wrote {output}"
         )
+
+
+DEFAULT_TARGET_FPR = 0.01
+
+
+def _alarm_options(target_fpr, contamination, threshold) -> list[tuple[str, bool]]:
+    """Return each alarm-rule option with whether it was given."""
+    return [
+        ("--target-fpr", target_fpr is not None),
+        ("--contamination", contamination is not None),
+        ("--threshold", threshold is not None),
+    ]
 
 
 def _check_output_path(output: Path) -> None:
