@@ -82,6 +82,7 @@ def test_explain_row_json_matches_api(model, workdir, capsys):
     expected = pipeline.explain(row, top_k=4)
     assert [c["column"] for c in record["columns"]] == expected["column"].tolist()
     assert record["columns"][0]["observed"] == expected["observed"].iloc[0]
+    assert all(c["share"] > 0 for c in record["columns"])
 
 
 def test_explain_row_position_without_ids(model_without_ids, workdir, capsys):

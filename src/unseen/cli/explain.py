@@ -73,8 +73,9 @@ def explain_record(
     matrix, _ = pipeline.preprocessor_.transform(record)
     attribution, observed = attribute_frame(pipeline, record, matrix, method)
     score = float(attribution.scores[0])
-    order = attribution.ranking()[0, :top_k]
     shares = attribution.shares[0]
+    # A column that contributed nothing is no reason, so it is not listed.
+    order = [index for index in attribution.ranking()[0, :top_k] if shares[index] > 0]
     id_values = {
         name: _plain(record[name].iloc[0])
         for name in pipeline.schema_.id_columns
