@@ -99,7 +99,10 @@ def occlusion_effects(
             drops = np.zeros(changed.shape)
             if changed.any():
                 base = np.broadcast_to(base_scores[start : start + chunk, None], changed.shape)
-                drops[changed] = base[changed] - score(replaced[changed])
+                # Neighbours often share a column's value (categories, counts), so
+                # many replaced rows repeat; each distinct row is scored once.
+                distinct, inverse = np.unique(replaced[changed], axis=0, return_inverse=True)
+                drops[changed] = base[changed] - score(distinct)[inverse.ravel()]
             effects[start : start + chunk, column] = drops.mean(axis=1)
             best[start : start + chunk, column] = chosen[
                 np.arange(len(rows)), np.argmax(drops, axis=1)
