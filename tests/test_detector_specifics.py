@@ -15,6 +15,11 @@ from unseen.cli import main
 from unseen.detectors import REGISTRY, make_detector
 from unseen.detectors.deep_svdd import CENTER_EPSILON
 from unseen.detectors.ensemble import EnsembleDetector, normalised_rank
+from unseen.detectors.sklearn_wrappers import (
+    forest_path_lengths,
+    stack_trees,
+    stacked_range_aware_depths,
+)
 from unseen.errors import DataError, TrainingError, UnseenError
 from unseen.pipeline import AnomalyPipeline
 
@@ -208,3 +213,13 @@ def test_rules_file_not_utf8_rejected(tmp_path):
     path.write_bytes(b"\xff\xfe- {column: a}")
     with pytest.raises(UnseenError, match="not UTF-8 text"):
         read_rules_file(path)
+
+
+def test_range_aware_stacked_matches_per_tree(cardio_split):
+    train, test, _ = cardio_split
+    detector = make_detector("iforest", n_estimators=40, random_state=3).fit(train)
+    # Rows past the chunk size and far outside the training range.
+    rows = np.concatenate([test, test * 5.0, test[:100] - 20.0]).astype(np.float32)
+    per_tree = forest_path_lengths(rows, detector.trees_, range_aware=True)
+    stacked = stacked_range_aware_depths(rows, stack_trees(detector.trees_))
+    np.testing.assert_allclose(stacked, per_tree, rtol=1e-12)

@@ -31,6 +31,10 @@ RANGE_FIELDS = ("low", "high")
 # The kNN detector keeps at most this many training rows (a seeded subsample),
 # which bounds model-file size and scoring cost at 10,000 x n_features floats.
 MAX_REFERENCE_ROWS = 10_000
+# Rows walked together by stacked_range_aware_depths. With 100 trees, 512 rows
+# make 51,200 (row, tree) pairs whose arrays stay in cache; on 20,000 rows this
+# was faster than chunks of 1,024 to 4,096 rows.
+STACKED_ROW_CHUNK = 512
 
 
 def average_path_length(n_samples: np.ndarray) -> np.ndarray:
@@ -141,6 +145,79 @@ def range_aware_depths(X: np.ndarray, tree: dict[str, np.ndarray]) -> np.ndarray
     return expected + still * (tree["depth"][nodes] + tree["leaf_correction"][nodes] - 1.0)
 
 
+def expected_depths(tree: dict[str, np.ndarray]) -> np.ndarray:
+    """Return ``E(v) = depth(v) - 1 + c(n(v))`` for every node of one stored tree."""
+    return tree["depth"] - 1.0 + average_path_length(tree["n_node_samples"])
+
+
+def stack_trees(trees: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Concatenate the node arrays of all trees, with child indices made global.
+
+    Leaves point to themselves, so a finished path stays where it is while
+    longer paths in other trees are still walked.
+    """
+    offsets = np.cumsum([0] + [len(tree["children_left"]) for tree in trees[:-1]])
+    left, right, leaves, feature, threshold, expected = [], [], [], [], [], []
+    low, high, depth = [], [], []
+    for offset, tree in zip(offsets, trees, strict=True):
+        nodes = np.arange(len(tree["children_left"])) + offset
+        leaf = tree["children_left"] < 0
+        leaves.append(leaf)
+        left.append(np.where(leaf, nodes, tree["children_left"] + offset))
+        right.append(np.where(leaf, nodes, tree["children_right"] + offset))
+        feature.append(tree["feature"])
+        threshold.append(tree["threshold"])
+        expected.append(expected_depths(tree))
+        low.append(tree["low"])
+        high.append(tree["high"])
+        depth.append(tree["depth"])
+    return {
+        "roots": offsets.astype(np.int64),
+        "left": np.concatenate(left),
+        "right": np.concatenate(right),
+        "leaf": np.concatenate(leaves),
+        "feature": np.concatenate(feature),
+        "threshold": np.concatenate(threshold),
+        "expected": np.concatenate(expected),
+        "low": np.concatenate(low),
+        "high": np.concatenate(high),
+        "depth": np.concatenate(depth),
+        "leaf_length": np.concatenate(
+            [tree["depth"] + tree["leaf_correction"] - 1.0 for tree in trees]
+        ),
+    }
+
+
+def stacked_range_aware_depths(X: np.ndarray, forest: dict[str, np.ndarray]) -> np.ndarray:
+    """Return ``range_aware_depths`` summed over all trees of a ``stack_trees`` forest.
+
+    Every (row, tree) pair steps down one level at a time, so the Python loop
+    runs once per tree level rather than once per level of every tree.
+    """
+    n_trees = len(forest["roots"])
+    totals = np.zeros(len(X))
+    for start in range(0, len(X), STACKED_ROW_CHUNK):
+        rows = np.asarray(X[start : start + STACKED_ROW_CHUNK], dtype=np.float64)
+        row_index = np.repeat(np.arange(len(rows)), n_trees)
+        nodes = np.tile(forest["roots"], len(rows))
+        still = np.ones(len(nodes))
+        expected = np.zeros(len(nodes))
+        while True:
+            active = np.flatnonzero(~forest["leaf"][nodes])
+            if active.size == 0:
+                break
+            at = nodes[active]
+            values = rows[row_index[active], forest["feature"][at]]
+            chance = isolation_probabilities(values, forest["low"][at], forest["high"][at])
+            expected[active] += still[active] * chance * forest["depth"][at]
+            still[active] *= 1.0 - chance
+            go_left = values <= forest["threshold"][at]
+            nodes[active] = np.where(go_left, forest["left"][at], forest["right"][at])
+        expected += still * forest["leaf_length"][nodes]
+        totals[start : start + len(rows)] = expected.reshape(len(rows), n_trees).sum(axis=1)
+    return totals
+
+
 class IsolationForestDetector(BaseDetector):
     """Isolation Forest; the anomaly score is ``2 ** (-mean depth / c(max_samples))``.
 
@@ -196,6 +273,7 @@ class IsolationForestDetector(BaseDetector):
         ).fit(X)
         self.max_samples_ = int(forest.max_samples_)
         samples = forest.estimators_samples_
+        self._stacked = None
         self.trees_ = [
             _tree_arrays(estimator.tree_, X[in_bag])
             for estimator, in_bag in zip(forest.estimators_, samples, strict=True)
@@ -211,7 +289,12 @@ class IsolationForestDetector(BaseDetector):
         return 2.0 ** (-(depths / denominator))
 
     def _anomaly_score(self, X: np.ndarray) -> np.ndarray:
-        depths = forest_path_lengths(X, self.trees_, bool(self.range_aware))
+        if self.range_aware:
+            if getattr(self, "_stacked", None) is None:
+                self._stacked = stack_trees(self.trees_)
+            depths = stacked_range_aware_depths(X, self._stacked)
+        else:
+            depths = forest_path_lengths(X, self.trees_)
         return self._from_depths(depths, len(self.trees_))
 
     def _out_of_bag(self, X: np.ndarray, samples: list[np.ndarray]) -> np.ndarray:
@@ -270,6 +353,7 @@ class IsolationForestDetector(BaseDetector):
             fields = {field: arrays[f"tree{index}.{field}"] for field in names}
             trees.append(_complete_tree(fields, self.n_features_in_))
         self.trees_ = trees
+        self._stacked = None
 
 
 def _tree_arrays(tree, subsample: np.ndarray) -> dict[str, np.ndarray]:

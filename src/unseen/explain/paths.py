@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unseen.detectors.sklearn_wrappers import average_path_length, isolation_probabilities
+from unseen.detectors.sklearn_wrappers import isolation_probabilities, stack_trees
 from unseen.explain.attribution import fold_features
 from unseen.explain.occlusion import nearest_references, scale_to_scores
 
@@ -58,46 +58,6 @@ from unseen.explain.occlusion import nearest_references, scale_to_scores
 # this many rows times the number of trees (about 100 bytes per pair).
 ROW_CHUNK = 4096
 ISOLATION_PATHS = "isolation_paths"
-
-
-def expected_depths(tree: dict[str, np.ndarray]) -> np.ndarray:
-    """Return ``E(v) = depth(v) - 1 + c(n(v))`` for every node of one stored tree."""
-    return tree["depth"] - 1.0 + average_path_length(tree["n_node_samples"])
-
-
-def stack_trees(trees: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Concatenate the node arrays of all trees, with child indices made global.
-
-    Leaves point to themselves, so a finished path stays where it is while
-    longer paths in other trees are still walked.
-    """
-    offsets = np.cumsum([0] + [len(tree["children_left"]) for tree in trees[:-1]])
-    left, right, leaves, feature, threshold, expected = [], [], [], [], [], []
-    low, high, depth = [], [], []
-    for offset, tree in zip(offsets, trees, strict=True):
-        nodes = np.arange(len(tree["children_left"])) + offset
-        leaf = tree["children_left"] < 0
-        leaves.append(leaf)
-        left.append(np.where(leaf, nodes, tree["children_left"] + offset))
-        right.append(np.where(leaf, nodes, tree["children_right"] + offset))
-        feature.append(tree["feature"])
-        threshold.append(tree["threshold"])
-        expected.append(expected_depths(tree))
-        low.append(tree["low"])
-        high.append(tree["high"])
-        depth.append(tree["depth"])
-    return {
-        "roots": offsets.astype(np.int64),
-        "left": np.concatenate(left),
-        "right": np.concatenate(right),
-        "leaf": np.concatenate(leaves),
-        "feature": np.concatenate(feature),
-        "threshold": np.concatenate(threshold),
-        "expected": np.concatenate(expected),
-        "low": np.concatenate(low),
-        "high": np.concatenate(high),
-        "depth": np.concatenate(depth),
-    }
 
 
 def path_gains(
