@@ -4,8 +4,8 @@ Both are trained by scikit-learn and then kept as plain numeric arrays, so a
 model file stores numbers only. The isolation forest is scored from its stored
 tree arrays by ``forest_path_lengths``, which reproduces
 ``IsolationForest.score_samples`` when range-aware scoring is off (a test
-pins the equality). The kNN detector
-stores its reference rows and rebuilds scikit-learn's neighbour index on load.
+pins the equality). The kNN detector stores its reference rows and rebuilds
+scikit-learn's neighbour index on load.
 """
 
 from __future__ import annotations
@@ -303,9 +303,9 @@ class IsolationForestDetector(BaseDetector):
         A row inside every subsample (all rows, when there are at most
         ``max_samples`` of them) keeps its in-sample score.
         """
-        # NOTE: up to max_samples training rows every score is in-sample, which
-        # calibrates slightly permissively (about 0.11 observed for a 0.10 target
-        # on 150 rows); holdout calibration avoids it for such small tables.
+        # NOTE: with at most max_samples training rows every score is in-sample,
+        # so calibration is slightly permissive (about 0.11 observed for a 0.10
+        # target on 150 rows). Holdout calibration avoids it for such tables.
         depth_sums, counts = np.zeros(len(X)), np.zeros(len(X))
         all_depths = np.zeros(len(X))
         for tree, in_bag in zip(self.trees_, samples, strict=True):
