@@ -16,9 +16,9 @@ from unseen.detectors import REGISTRY, make_detector
 from unseen.detectors.deep_svdd import CENTER_EPSILON
 from unseen.detectors.ensemble import EnsembleDetector, normalised_rank
 from unseen.detectors.sklearn_wrappers import (
-    forest_path_lengths,
+    isolation_probabilities,
+    range_aware_tree_depths,
     stack_trees,
-    stacked_range_aware_depths,
 )
 from unseen.errors import DataError, TrainingError, UnseenError
 from unseen.pipeline import AnomalyPipeline
@@ -215,11 +215,34 @@ def test_rules_file_not_utf8_rejected(tmp_path):
         read_rules_file(path)
 
 
+def one_tree_range_aware_depths(X: np.ndarray, tree: dict) -> np.ndarray:
+    """Walk one stored tree row by row: the plain reference for the stacked walk."""
+    depths = np.empty(len(X))
+    for index, row in enumerate(X.astype(np.float64)):
+        node, still, expected = 0, 1.0, 0.0
+        while tree["children_left"][node] >= 0:
+            value = row[tree["feature"][node]]
+            chance = float(
+                isolation_probabilities(
+                    np.array([value]), tree["low"][[node]], tree["high"][[node]]
+                )[0]
+            )
+            expected += still * chance * tree["depth"][node]
+            still *= 1.0 - chance
+            if value <= tree["threshold"][node]:
+                node = tree["children_left"][node]
+            else:
+                node = tree["children_right"][node]
+        leaf_length = tree["depth"][node] + tree["leaf_correction"][node] - 1.0
+        depths[index] = expected + still * leaf_length
+    return depths
+
+
 def test_range_aware_stacked_matches_per_tree(cardio_split):
     train, test, _ = cardio_split
     detector = make_detector("iforest", n_estimators=40, random_state=3).fit(train)
     # Rows past the chunk size and far outside the training range.
     rows = np.concatenate([test, test * 5.0, test[:100] - 20.0]).astype(np.float32)
-    per_tree = forest_path_lengths(rows, detector.trees_, range_aware=True)
-    stacked = stacked_range_aware_depths(rows, stack_trees(detector.trees_))
+    per_tree = np.column_stack([one_tree_range_aware_depths(rows, t) for t in detector.trees_])
+    stacked = range_aware_tree_depths(rows, stack_trees(detector.trees_))
     np.testing.assert_allclose(stacked, per_tree, rtol=1e-12)

@@ -31,9 +31,9 @@ RANGE_FIELDS = ("low", "high")
 # The kNN detector keeps at most this many training rows (a seeded subsample),
 # which bounds model-file size and scoring cost at 10,000 x n_features floats.
 MAX_REFERENCE_ROWS = 10_000
-# Rows walked together by stacked_range_aware_depths. With 100 trees, 512 rows
-# make 51,200 (row, tree) pairs whose arrays stay in cache; on 20,000 rows this
-# was faster than chunks of 1,024 to 4,096 rows.
+# Rows walked together by range_aware_tree_depths. With 100 trees, 512 rows make
+# 51,200 (row, tree) pairs, small enough for the arrays to stay in cache. On
+# 20,000 rows this was faster than chunks of 1,024 to 4,096 rows.
 STACKED_ROW_CHUNK = 512
 
 
@@ -79,21 +79,18 @@ def tree_leaves(X: np.ndarray, tree: dict[str, np.ndarray]) -> np.ndarray:
         nodes[internal] = np.where(go_left, left[active], right[active])
 
 
-def forest_path_lengths(
-    X: np.ndarray, trees: list[dict[str, np.ndarray]], range_aware: bool = False
-) -> np.ndarray:
-    """Return the summed isolation depth of each row over ``trees``, leaf corrections included.
+def tree_path_lengths(X: np.ndarray, tree: dict[str, np.ndarray]) -> np.ndarray:
+    """Return each row's isolation depth in one stored tree, leaf correction included."""
+    leaves = tree_leaves(X, tree)
+    return tree["depth"][leaves] + tree["leaf_correction"][leaves] - 1.0
 
-    With ``range_aware`` the depth is the expected one of ``isolation_probabilities``.
-    """
+
+def forest_path_lengths(X: np.ndarray, trees: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """Return the summed isolation depth of each row over ``trees``, leaf corrections included."""
     depths = np.zeros(len(X), dtype=np.float64)
     for tree in trees:
-        if range_aware:
-            depths += range_aware_depths(X, tree)
-            continue
-        leaves = tree_leaves(X, tree)
         # Same expression and order as sklearn, so the float sums match bit for bit.
-        depths += tree["depth"][leaves] + tree["leaf_correction"][leaves] - 1.0
+        depths += tree_path_lengths(X, tree)
     return depths
 
 
@@ -116,33 +113,6 @@ def isolation_probabilities(values: np.ndarray, low: np.ndarray, high: np.ndarra
         chance = np.where(above > 0, above / (above + width), 0.0)
         chance = np.where(below > 0, below / (below + width), chance)
     return np.nan_to_num(chance, nan=0.0)
-
-
-def range_aware_depths(X: np.ndarray, tree: dict[str, np.ndarray]) -> np.ndarray:
-    """Return each row's expected path length in one tree, with ``isolation_probabilities``.
-
-    Along the row's path, node ``v`` isolates it with probability ``p_v`` at
-    path length ``depth(v)`` (it is split off into a child of its own);
-    otherwise the row goes on down the stored branch. Where every ``p_v`` is 0
-    this is the stored tree's path length.
-    """
-    n_rows = len(X)
-    nodes = np.zeros(n_rows, dtype=np.int64)
-    still = np.ones(n_rows)
-    expected = np.zeros(n_rows)
-    rows = np.arange(n_rows)
-    left, right = tree["children_left"], tree["children_right"]
-    while True:
-        internal = left[nodes] >= 0
-        if not internal.any():
-            break
-        active, at = rows[internal], nodes[internal]
-        values = X[active, tree["feature"][at]].astype(np.float64)
-        chance = isolation_probabilities(values, tree["low"][at], tree["high"][at])
-        expected[active] += still[active] * chance * tree["depth"][at]
-        still[active] *= 1.0 - chance
-        nodes[internal] = np.where(values <= tree["threshold"][at], left[at], right[at])
-    return expected + still * (tree["depth"][nodes] + tree["leaf_correction"][nodes] - 1.0)
 
 
 def expected_depths(tree: dict[str, np.ndarray]) -> np.ndarray:
@@ -188,14 +158,18 @@ def stack_trees(trees: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     }
 
 
-def stacked_range_aware_depths(X: np.ndarray, forest: dict[str, np.ndarray]) -> np.ndarray:
-    """Return ``range_aware_depths`` summed over all trees of a ``stack_trees`` forest.
+def range_aware_tree_depths(X: np.ndarray, forest: dict[str, np.ndarray]) -> np.ndarray:
+    """Return each row's expected path length in each tree of a ``stack_trees`` forest.
 
-    Every (row, tree) pair steps down one level at a time, so the Python loop
-    runs once per tree level rather than once per level of every tree.
+    Along the row's path, node ``v`` isolates it with probability ``p_v``
+    (``isolation_probabilities``) at path length ``depth(v)``, because it is
+    split off into a child of its own. Otherwise the row goes on down the
+    stored branch. Where every ``p_v`` is 0 this is the stored tree's path
+    length. Every (row, tree) pair steps down one level at a time, so the
+    Python loop runs once per tree level. The result has shape (rows, trees).
     """
     n_trees = len(forest["roots"])
-    totals = np.zeros(len(X))
+    result = np.empty((len(X), n_trees))
     for start in range(0, len(X), STACKED_ROW_CHUNK):
         rows = np.asarray(X[start : start + STACKED_ROW_CHUNK], dtype=np.float64)
         row_index = np.repeat(np.arange(len(rows)), n_trees)
@@ -214,8 +188,8 @@ def stacked_range_aware_depths(X: np.ndarray, forest: dict[str, np.ndarray]) -> 
             go_left = values <= forest["threshold"][at]
             nodes[active] = np.where(go_left, forest["left"][at], forest["right"][at])
         expected += still * forest["leaf_length"][nodes]
-        totals[start : start + len(rows)] = expected.reshape(len(rows), n_trees).sum(axis=1)
-    return totals
+        result[start : start + len(rows)] = expected.reshape(len(rows), n_trees)
+    return result
 
 
 class IsolationForestDetector(BaseDetector):
@@ -289,13 +263,20 @@ class IsolationForestDetector(BaseDetector):
         return 2.0 ** (-(depths / denominator))
 
     def _anomaly_score(self, X: np.ndarray) -> np.ndarray:
+        return self._from_depths(self._summed_depths(X), len(self.trees_))
+
+    def _summed_depths(self, X: np.ndarray) -> np.ndarray:
         if self.range_aware:
-            if getattr(self, "_stacked", None) is None:
-                self._stacked = stack_trees(self.trees_)
-            depths = stacked_range_aware_depths(X, self._stacked)
-        else:
-            depths = forest_path_lengths(X, self.trees_)
-        return self._from_depths(depths, len(self.trees_))
+            return self._tree_depths(X).sum(axis=1)
+        return forest_path_lengths(X, self.trees_)
+
+    def _tree_depths(self, X: np.ndarray) -> np.ndarray:
+        """Return each row's path length in each tree, shape (rows, trees)."""
+        if not self.range_aware:
+            return np.column_stack([tree_path_lengths(X, tree) for tree in self.trees_])
+        if getattr(self, "_stacked", None) is None:
+            self._stacked = stack_trees(self.trees_)
+        return range_aware_tree_depths(X, self._stacked)
 
     def _out_of_bag(self, X: np.ndarray, samples: list[np.ndarray]) -> np.ndarray:
         """Score each training row with the trees whose subsample did not contain it.
@@ -307,16 +288,21 @@ class IsolationForestDetector(BaseDetector):
         # so calibration is slightly permissive (about 0.11 observed for a 0.10
         # target on 150 rows). Holdout calibration avoids it for such tables.
         depth_sums, counts = np.zeros(len(X)), np.zeros(len(X))
-        all_depths = np.zeros(len(X))
-        for tree, in_bag in zip(self.trees_, samples, strict=True):
-            depths = forest_path_lengths(X, [tree], bool(self.range_aware))
-            all_depths += depths
-            out_of_bag = np.ones(len(X), dtype=bool)
-            out_of_bag[in_bag] = False
-            depth_sums[out_of_bag] += depths[out_of_bag]
-            counts[out_of_bag] += 1
-        never_out = counts == 0
-        depth_sums[never_out], counts[never_out] = all_depths[never_out], len(self.trees_)
+        sorted_samples = [np.sort(in_bag) for in_bag in samples]
+        for start in range(0, len(X), STACKED_ROW_CHUNK):
+            stop = min(start + STACKED_ROW_CHUNK, len(X))
+            depths = self._tree_depths(X[start:stop])
+            out_of_bag = np.ones(depths.shape, dtype=bool)
+            for tree, in_bag in enumerate(sorted_samples):
+                low, high = np.searchsorted(in_bag, [start, stop])
+                out_of_bag[in_bag[low:high] - start, tree] = False
+            depth_sums[start:stop] = np.where(out_of_bag, depths, 0.0).sum(axis=1)
+            counts[start:stop] = out_of_bag.sum(axis=1)
+        never_out = np.flatnonzero(counts == 0)
+        if never_out.size:
+            # Summed as scoring sums them, so these rows get exactly their in-sample score.
+            depth_sums[never_out] = self._summed_depths(X[never_out])
+            counts[never_out] = len(self.trees_)
         return self._from_depths(depth_sums, counts)
 
     def out_of_sample_scores(self) -> np.ndarray | None:
