@@ -30,7 +30,7 @@ from unseen.bench import load_labelled
 from unseen.bench.protocol import SETTINGS, make_split
 from unseen.data.schema import infer_schema
 from unseen.detectors import make_detector
-from unseen.detectors.ensemble import _spread, combine_ranks, normalised_rank
+from unseen.detectors.ensemble import combine_ranks, rank_against
 from unseen.preprocessing.tabular import TabularPreprocessor
 
 logger = logging.getLogger("default_design")
@@ -64,8 +64,7 @@ def _fit(name: str, params: dict, train: np.ndarray, test: np.ndarray, seed: int
 
 
 def _ranks(reference: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    reference = np.sort(reference)
-    return normalised_rank(scores, reference, _spread(reference))
+    return rank_against(scores, np.sort(reference))
 
 
 def member_scores(train: np.ndarray, test: np.ndarray, seed: int) -> dict[str, np.ndarray]:

@@ -162,11 +162,11 @@ class EnsembleDetector(BaseDetector):
             reference = np.sort(training_scores)
             self.members_.append(member)
             self.references_.append(reference)
-            spreads.append(_spread(reference))
+            spreads.append(reference_spread(reference))
         self.spreads_ = np.asarray(spreads)
         if all(m.out_of_sample_scores() is not None for m in self.members_):
             self.oos_training_scores_ = self._combine(
-                self._ranks([m.out_of_sample_scores() for m in self.members_])
+                self.ranks_of([m.out_of_sample_scores() for m in self.members_])
             )
 
     def has_out_of_sample_scores(self) -> bool:
@@ -178,7 +178,8 @@ class EnsembleDetector(BaseDetector):
     def out_of_sample_scores(self) -> np.ndarray | None:
         return getattr(self, "oos_training_scores_", None)
 
-    def _ranks(self, member_scores: list[np.ndarray]) -> np.ndarray:
+    def ranks_of(self, member_scores: list[np.ndarray]) -> np.ndarray:
+        """Return a (rows, members) array of normalised ranks of given member scores."""
         columns = [
             normalised_rank(scores, reference, spread)
             for scores, reference, spread in zip(
@@ -193,7 +194,7 @@ class EnsembleDetector(BaseDetector):
     def member_ranks(self, X: np.ndarray) -> np.ndarray:
         """Return a (rows, members) array of normalised ranks in (0, 1)."""
         X = self._check_matrix(X)
-        return self._ranks([member.anomaly_score(X) for member in self.members_])
+        return self.ranks_of([member.anomaly_score(X) for member in self.members_])
 
     def _anomaly_score(self, X: np.ndarray) -> np.ndarray:
         return self._combine(self.member_ranks(X))
@@ -234,7 +235,7 @@ class EnsembleDetector(BaseDetector):
             self.references_.append(np.asarray(arrays[f"m{index}.reference"], dtype=np.float64))
         if not self.members_:
             raise UnseenError("ensemble state has no members")
-        self.spreads_ = np.asarray([_spread(reference) for reference in self.references_])
+        self.spreads_ = np.asarray([reference_spread(reference) for reference in self.references_])
 
 
 def combine_ranks(ranks: np.ndarray, rule: str) -> np.ndarray:
@@ -250,9 +251,15 @@ def combine_ranks(ranks: np.ndarray, rule: str) -> np.ndarray:
     return ranks.mean(axis=1)
 
 
-def _spread(reference: np.ndarray) -> float:
+def reference_spread(reference: np.ndarray) -> float:
+    """Return a sorted reference's max minus median, the unit of ``normalised_rank``'s tails."""
     spread = float(reference[-1] - np.median(reference))
     return spread if spread > 0 else 1.0
+
+
+def rank_against(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Return ``normalised_rank`` of ``scores`` against a sorted ``reference``."""
+    return normalised_rank(scores, reference, reference_spread(reference))
 
 
 def _check_names(names: list[str]) -> None:

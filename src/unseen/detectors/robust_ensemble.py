@@ -52,13 +52,7 @@ from typing import Any
 import numpy as np
 
 from unseen.detectors.base import BaseDetector, check_fraction
-from unseen.detectors.ensemble import (
-    COMBINE_RULES,
-    EnsembleDetector,
-    _spread,
-    combine_ranks,
-    normalised_rank,
-)
+from unseen.detectors.ensemble import COMBINE_RULES, EnsembleDetector, combine_ranks, rank_against
 from unseen.detectors.sklearn_wrappers import KNNDetector
 from unseen.errors import UnseenError
 
@@ -184,14 +178,13 @@ class RobustEnsembleDetector(BaseDetector):
         if any(m.out_of_sample_scores() is None for m in members):
             self.oos_training_scores_ = None
             return
-        ranks = self.ensemble_._ranks([m.out_of_sample_scores() for m in members])
+        ranks = self.ensemble_.ranks_of([m.out_of_sample_scores() for m in members])
         if trimmed_scores is not None:
             ranks = np.column_stack([ranks, self._trimmed_ranks(trimmed_scores)])
         self.oos_training_scores_ = combine_ranks(ranks, self.combine)
 
     def _trimmed_ranks(self, scores: np.ndarray) -> np.ndarray:
-        reference = self.trimmed_reference_
-        return normalised_rank(scores, reference, _spread(reference))
+        return rank_against(scores, self.trimmed_reference_)
 
     def has_out_of_sample_scores(self) -> bool:
         return EnsembleDetector(members=self._member_names()).has_out_of_sample_scores()
