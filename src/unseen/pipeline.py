@@ -38,6 +38,7 @@ TableLike = pd.DataFrame | np.ndarray | str | os.PathLike
 
 
 CALIBRATION_MODES = ("auto", "holdout")
+DEFAULT_TARGET_FPR = 0.01
 
 
 class AnomalyPipeline(BaseEstimator):
@@ -91,7 +92,7 @@ class AnomalyPipeline(BaseEstimator):
         self,
         detector: str | BaseDetector = DEFAULT_DETECTOR,
         detector_params: dict | None = None,
-        target_fpr: float = 0.01,
+        target_fpr: float = DEFAULT_TARGET_FPR,
         contamination: float | None = None,
         score_threshold: float | None = None,
         calibration_fraction: float = 0.2,

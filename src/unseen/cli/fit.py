@@ -10,7 +10,7 @@ import typer
 from unseen.cli.common import console, parse_header, parse_params, progress_bars
 from unseen.data import read_table
 from unseen.errors import UnseenError
-from unseen.pipeline import DEFAULT_DETECTOR, MIN_TRAINING_ROWS
+from unseen.pipeline import DEFAULT_DETECTOR, DEFAULT_TARGET_FPR, MIN_TRAINING_ROWS
 
 # Flags that map to the hyper-parameter names shared by the detectors.
 COMMON_FLAGS = ("epochs", "batch_size", "learning_rate", "hidden_dims")
@@ -63,7 +63,12 @@ def fit_command(
     from unseen.evaluation import binary_labels
     from unseen.pipeline import AnomalyPipeline
 
-    rules = [name for name, value in _alarm_options(target_fpr, contamination, threshold) if value]
+    alarm_options = {
+        "--target-fpr": target_fpr,
+        "--contamination": contamination,
+        "--threshold": threshold,
+    }
+    rules = [name for name, value in alarm_options.items() if value is not None]
     if len(rules) > 1:
         raise UnseenError(f"{' and '.join(rules)} are alternative alarm rules: pass only one")
     _check_output_path(output)
@@ -117,18 +122,6 @@ def fit_command(
             f"{pipeline.calibrator_.rule.describe()}, threshold {pipeline.threshold_:.6g}; "
             f"wrote {output}"
         )
-
-
-DEFAULT_TARGET_FPR = 0.01
-
-
-def _alarm_options(target_fpr, contamination, threshold) -> list[tuple[str, bool]]:
-    """Return each alarm-rule option with whether it was given."""
-    return [
-        ("--target-fpr", target_fpr is not None),
-        ("--contamination", contamination is not None),
-        ("--threshold", threshold is not None),
-    ]
 
 
 def _check_output_path(output: Path) -> None:
