@@ -118,11 +118,8 @@ def test_alone_equals_batch(name, autoencoder, knn, new_rows):
         alone = pipeline.explain(rows.iloc[[position]]).sort_values("column")
         batch = together[together["row"] == position]
         assert alone["column"].tolist() == batch["column"].tolist()
-        # The network runs in float32, whose matrix products round differently
-        # for different batch shapes; scaled errors of well-reconstructed
-        # features keep a few of those last digits.
         np.testing.assert_allclose(
-            alone["contribution"].to_numpy(), batch["contribution"].to_numpy(), rtol=1e-4, atol=1e-9
+            alone["contribution"].to_numpy(), batch["contribution"].to_numpy(), rtol=1e-5, atol=1e-9
         )
         for single, batched in zip(alone["expected"], batch["expected"], strict=True):
             if isinstance(single, float):
