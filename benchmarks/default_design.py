@@ -75,7 +75,7 @@ def member_scores(train: np.ndarray, test: np.ndarray, seed: int) -> dict[str, n
     _, *pairs["knn_largest"] = _fit("knn", {"method": "largest"}, train, test, seed)
     _, *pairs["knn"] = _fit("knn", {"method": "mean"}, train, test, seed)
     ecod, *pairs["ecod"] = _fit("ecod", {}, train, test, seed)
-    # The paper's rule: the largest of three whole-row sums of tail terms.
+    # ECOD as published (Li et al., TKDE 2022): the largest of three whole-row sums.
     paper = []
     for rows in (train, test):
         left, right = ecod.tail_terms(rows)

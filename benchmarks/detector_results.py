@@ -239,15 +239,15 @@ file keeps the rules, not the path.
 c(max_samples)). The model file stores each tree's node arrays (children,
 feature, threshold, node sizes, and the range of the split feature among the
 subsample rows that reached each node) and scores from them with numpy.
-Scoring is range-aware by default: a tree draws each cut uniformly between
-the smallest and largest value at the node, so had a new value beyond that
+Scoring is range-aware by default. A tree draws each cut uniformly between
+the smallest and largest value at the node. Had a new value beyond that
 range been among the node's rows, the cut would have split it off alone
 with probability (distance past the range) / (distance past the range +
 range width). The expected path length counts that chance at every node of
 the row's path. The stored trees alone send any value past a node's maximum
 down the maximum's branch, so a column pushed far outside its training range
-barely moved the score; range-aware scoring fixes that (a shifted NSL-KDD
-column is named first in 84.7% of rows instead of 74.7%, see
+barely moved the score. With range-aware scoring a shifted NSL-KDD column is
+named first in 84.7% of rows instead of 74.7% (see
 [explanations.md](explanations.md)). With `range_aware=False` the scores
 equal scikit-learn's `-score_samples` bit for bit (a test checks it).
 Training rows are scored out of bag for calibration.
@@ -258,19 +258,19 @@ Training rows are scored out of bag for calibration.
 batch). At most 10,000 training rows are kept (a seeded subsample) and
 stored in the model file. Training rows are scored leave-one-out.
 
-**ecod**: ECOD (Li et al., TKDE 2022): each feature's empirical CDF over the
-training rows gives a value's left and right tail probability; a feature's
+**ecod**: ECOD (Li et al., TKDE 2022). Each feature's empirical CDF over the
+training rows gives a value's left and right tail probability. A feature's
 term is the larger of `-log` of the tail its training skewness points to and
-the mean of `-log` of both tails, and the score sums the terms (so it splits
-exactly by feature). Tails of new rows are smoothed as `(1 + count) / (n + 1)`,
-so values beyond the training range score finitely, and they are counted
-against training rows only, so a row's score does not depend on its batch
-(PyOD's implementation recomputes the CDFs over training and new rows
-together). At most 10,000 training rows are kept.
+the mean of `-log` of both tails. The score sums the terms, so it splits
+exactly by feature. Tails of new rows are smoothed as `(1 + count) / (n + 1)`,
+so values beyond the training range score finitely. They are counted against
+training rows only, so a row's score does not depend on its batch (PyOD's
+implementation recomputes the CDFs over training and new rows together).
+At most 10,000 training rows are kept.
 
 **robust_ensemble** (the default): a range-aware isolation forest, kNN mean
 distance (k = 5), ECOD, and a second kNN measured only to the training rows
-the first three do not rank in their top 10%; the score is the mean of a
+the first three do not rank in their top 10%. The score is the mean of a
 row's two largest normalised ranks. Why each part, and the alternatives
 measured on 30 ADBench files: [default-design.md](default-design.md) and the
 module docstring of `unseen.detectors.robust_ensemble`.

@@ -112,8 +112,8 @@ class AutoencoderDetector(BaseDetector):
         units of that feature's typical error. On contaminated ADBench
         training data this ranked anomalies slightly better, but it shrinks
         the share of columns the network reconstructs loosely, so
-        explanations name a shifted column first less often; hence off by
-        default.
+        explanations name a shifted column first less often. That is why it
+        is off by default.
     random_state : int or None, default=None
         Seed for weights, shuffling and the validation split. Same data and
         seed give the same scores.

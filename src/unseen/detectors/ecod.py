@@ -44,7 +44,7 @@ class ECODDetector(BaseDetector):
     For each feature the left tail is ``P(X <= x)`` and the right tail
     ``P(X >= x)``, both counted among the training rows. A feature's term is
     the larger of ``-log`` of the tail its training skewness points to and the
-    mean of ``-log`` of both tails; the anomaly score sums the terms.
+    mean of ``-log`` of both tails. The anomaly score sums the terms.
 
     Parameters
     ----------
@@ -73,16 +73,17 @@ class ECODDetector(BaseDetector):
         max_rows = check_positive_int("max_reference_rows", self.max_reference_rows)
         self.seed_ = resolve_seed(self.random_state)
         X = np.asarray(X, dtype=np.float64)
-        kept = np.arange(len(X))
+        reference_rows = np.arange(len(X))
         if len(X) > max_rows:
             rng = np.random.default_rng(self.seed_)
-            kept = np.sort(rng.choice(len(X), size=max_rows, replace=False))
+            reference_rows = np.sort(rng.choice(len(X), size=max_rows, replace=False))
             logger.info("ecod keeps %d of %d training rows", max_rows, len(X))
-        self.sorted_ = np.sort(X[kept], axis=0)
+        self.sorted_ = np.sort(X[reference_rows], axis=0)
         self.skew_sign_ = _skew_sign(self.sorted_)
-        # A kept row's own value is one of the counted ones, so count/n is its
-        # leave-one-out tail with the same +1 smoothing a new row gets.
-        oos = self._score(X, in_reference=np.isin(np.arange(len(X)), kept))
+        # A reference row's own value is one of the counted ones, so count/n is
+        # its leave-one-out tail with the same +1 smoothing a new row gets.
+        in_reference = np.isin(np.arange(len(X)), reference_rows)
+        oos = self._score(X, in_reference=in_reference)
         self.oos_training_scores_ = oos
 
     def _score(self, X: np.ndarray, in_reference: np.ndarray | None = None) -> np.ndarray:

@@ -101,10 +101,10 @@ def isolation_probabilities(values: np.ndarray, low: np.ndarray, high: np.ndarra
     smallest and largest value of the rows at the node (Liu, Ting and Zhou,
     2008). Had a new value ``x > high`` been among those rows, the cut would
     have been drawn from ``[low, x]`` and would have split ``x`` off alone with
-    probability ``(x - high) / (x - low)``; symmetrically below ``low``; 0
-    inside the range. So a value far past everything the node saw counts as
-    isolated there, where the stored tree alone would send it down the same
-    branch as the extreme training row.
+    probability ``(x - high) / (x - low)``. Below ``low`` the rule is the
+    mirror image, and inside the range the chance is 0. So a value far past
+    everything the node saw counts as isolated there, where the stored tree
+    alone would send it down the same branch as the extreme training row.
     """
     above = np.maximum(values - high, 0.0)
     below = np.maximum(low - values, 0.0)
